@@ -1,0 +1,106 @@
+#include "cpp_only.hpp"
+
+#include "usage.hpp"
+
+namespace credits {
+
+std::string_view StatusName(Status status) {
+	switch (status) {
+	case Status::kSucceeded:
+		return "succeeded";
+	case Status::kInsufficientCredits:
+		return "insufficient_credits";
+	case Status::kMemberLimitExceeded:
+		return "member_limit_exceeded";
+	case Status::kAccessRevoked:
+		return "access_revoked";
+	case Status::kRateLimited:
+		return "rate_limited";
+	}
+	return "succeeded";
+}
+
+const char *StatusSqlstate(Status status) {
+	switch (status) {
+	case Status::kInsufficientCredits:
+		return sqlstate::kInsufficientCredits;
+	case Status::kMemberLimitExceeded:
+		return sqlstate::kMemberLimitExceeded;
+	case Status::kAccessRevoked:
+		return sqlstate::kAccessRevoked;
+	case Status::kRateLimited:
+		return sqlstate::kRateLimited;
+	case Status::kSucceeded:
+		break;
+	}
+	return "00000";
+}
+
+Status CheckUsage(const MemberUsage &before, Micros add) {
+	if (add <= 0)
+		return Status::kSucceeded;
+	if (before.revoked)
+		return Status::kAccessRevoked;
+	if (before.limit) {
+		Micros after = AddAmounts(AddAmounts(before.used, before.held), add);
+		if (after > *before.limit)
+			return Status::kMemberLimitExceeded;
+	}
+	return Status::kSucceeded;
+}
+
+std::optional<Micros> RemainingLimit(const MemberUsage &usage) {
+	if (!usage.limit)
+		return std::nullopt;
+	Micros left = *usage.limit - usage.used - usage.held;
+	return left > 0 ? left : 0;
+}
+
+Error UsageError(Status status, std::string_view pool, std::string_view member, const MemberUsage &before,
+                 Micros requested) {
+	std::string who = "member \"" + std::string(member) + "\" of pool \"" + std::string(pool) + "\"";
+	if (status == Status::kAccessRevoked)
+		return Error(sqlstate::kAccessRevoked, "access revoked for " + who,
+		             "requested " + FormatAmount(requested) + " credits.",
+		             "An owner can give access back with credits.restore_access().");
+	std::string limit = before.limit ? FormatAmount(*before.limit) : std::string("none");
+	return Error(sqlstate::kMemberLimitExceeded,
+	             std::string(PeriodAdjective(before.period)) + " credit limit of " + limit + " exceeded for " + who,
+	             "requested " + FormatAmount(requested) + ", used " + FormatAmount(before.used) + ", held " +
+	                 FormatAmount(before.held) + ", limit " + limit + ", remaining " +
+	                 FormatAmount(RemainingLimit(before).value_or(0)) + ".",
+	             before.period == Period::kNone
+	                 ? "Raise the limit with credits.set_member_limit()."
+	                 : "Raise the limit with credits.set_member_limit(), or wait for the next period.");
+}
+
+Error InsufficientError(std::string_view pool, std::string_view member, Micros requested, Micros available) {
+	return Error(sqlstate::kInsufficientCredits,
+	             "insufficient credits in pool \"" + std::string(pool) + "\" for member \"" + std::string(member) +
+	                 "\"",
+	             "requested " + FormatAmount(requested) + ", available " + FormatAmount(available) + ".",
+	             "Add credits with credits.grant(), or charge less.");
+}
+
+ChargeDecision DecideCharge(std::string_view pool, std::string_view member, const MemberUsage &usage,
+                            Micros requested, Micros usable_available) {
+	ChargeDecision decision;
+	if (usage.revoked) {
+		decision.status = Status::kAccessRevoked;
+		decision.error = UsageError(decision.status, pool, member, usage, requested);
+		return decision;
+	}
+	Status limit = CheckUsage(usage, requested);
+	if (limit != Status::kSucceeded) {
+		decision.status = limit;
+		decision.error = UsageError(limit, pool, member, usage, requested);
+		return decision;
+	}
+	if (requested > usable_available) {
+		decision.status = Status::kInsufficientCredits;
+		decision.error = InsufficientError(pool, member, requested, usable_available);
+	}
+	return decision;
+}
+
+} // namespace credits

@@ -1,0 +1,48 @@
+// Member access and credit limits: the one rule every path that records
+// usage goes through (the charge path and the members table trigger).
+#pragma once
+#include "amount.hpp"
+#include "error.hpp"
+#include "period.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace credits {
+
+enum class Status { kSucceeded, kInsufficientCredits, kMemberLimitExceeded, kAccessRevoked, kRateLimited };
+
+std::string_view StatusName(Status status);
+const char *StatusSqlstate(Status status);
+
+struct MemberUsage {
+	Micros used = 0; // in the current period
+	Micros held = 0; // pending holds
+	std::optional<Micros> limit;
+	Period period = Period::kMonth;
+	bool revoked = false;
+};
+
+// Status of adding `add` to the member's usage (used or held).
+Status CheckUsage(const MemberUsage &before, Micros add);
+
+// What the member may still spend under its limit (nullopt: no limit).
+std::optional<Micros> RemainingLimit(const MemberUsage &usage);
+
+// The error that explains a rejected usage increase of `requested`.
+Error UsageError(Status status, std::string_view pool, std::string_view member, const MemberUsage &before,
+                 Micros requested);
+
+// The error for a charge the member's usable grants cannot cover.
+Error InsufficientError(std::string_view pool, std::string_view member, Micros requested, Micros available);
+
+// Decides a charge: the member's checks first (access, limit), then credits.
+struct ChargeDecision {
+	Status status = Status::kSucceeded;
+	std::optional<Error> error; // set unless succeeded
+};
+ChargeDecision DecideCharge(std::string_view pool, std::string_view member, const MemberUsage &usage,
+                            Micros requested, Micros usable_available);
+
+} // namespace credits

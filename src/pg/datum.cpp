@@ -1,0 +1,52 @@
+#include "pg/datum.hpp"
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+
+namespace credits::pg {
+
+void RequireArg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		throw Error(sqlstate::kNullValue, std::string(what) + " must not be NULL", {},
+		            std::string("Pass a value for ") + what + ".");
+}
+
+std::string DatumToString(Datum text_value) {
+	const char *s = Guard([&] { return text_to_cstring(DatumGetTextPP(text_value)); });
+	return std::string(s);
+}
+
+std::string TextArg(FunctionCallInfo fcinfo, int n) {
+	return DatumToString(PG_GETARG_DATUM(n));
+}
+
+std::optional<std::string> OptionalTextArg(FunctionCallInfo fcinfo, int n) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	return TextArg(fcinfo, n);
+}
+
+std::string NumericToString(Datum numeric) {
+	const char *text = Guard([&] { return DatumGetCString(DirectFunctionCall1(numeric_out, numeric)); });
+	return std::string(text);
+}
+
+Micros NumericToMicros(Datum numeric, const char *what, bool allow_negative) {
+	return ParseAmount(NumericToString(numeric), what, allow_negative);
+}
+
+Datum MicrosToNumeric(Micros value) {
+	std::string text = FormatAmount(value);
+	const char *c = text.c_str();
+	return Guard([&] {
+		return DirectFunctionCall3(numeric_in, CStringGetDatum(c), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	});
+}
+
+Datum StringToText(const std::string &s) {
+	const char *c = s.c_str();
+	size_t len = s.size();
+	return Guard([&] { return PointerGetDatum(cstring_to_text_with_len(c, static_cast<int>(len))); });
+}
+
+} // namespace credits::pg

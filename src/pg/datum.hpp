@@ -1,0 +1,23 @@
+// Conversions between PostgreSQL Datums and the core's C++ values.
+#pragma once
+#include "core/amount.hpp"
+#include "pg/postgres.hpp"
+
+#include <optional>
+#include <string>
+
+namespace credits::pg {
+
+// Raises 22004 naming `what` when argument `n` is NULL.
+void RequireArg(FunctionCallInfo fcinfo, int n, const char *what);
+
+std::string TextArg(FunctionCallInfo fcinfo, int n);
+std::optional<std::string> OptionalTextArg(FunctionCallInfo fcinfo, int n);
+
+std::string DatumToString(Datum text_value);
+std::string NumericToString(Datum numeric);
+Micros NumericToMicros(Datum numeric, const char *what, bool allow_negative = false);
+Datum MicrosToNumeric(Micros value);
+Datum StringToText(const std::string &s);
+
+} // namespace credits::pg

@@ -1,0 +1,15 @@
+// Library entry: the magic block and module initialisation.
+#include "pg/postgres.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+void _PG_init(void) {
+	MarkGUCPrefixReserved("credits");
+}
+}

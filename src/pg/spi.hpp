@@ -1,0 +1,43 @@
+// Prepared SPI statements: each is planned once per backend, kept with
+// SPI_keepplan, schema-qualified, and run with typed parameters.
+#pragma once
+#include "pg/postgres.hpp"
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+namespace credits::pg {
+
+struct Statement {
+	const char *sql;
+	std::initializer_list<Oid> types;
+	SPIPlanPtr plan = nullptr;
+};
+
+// One SPI connection for the life of a call. Finish() closes it and frees
+// everything allocated meanwhile, so results for PostgreSQL are built after
+// it. On the error path the connection is left to transaction abort, which
+// cleans it up.
+class SpiSession {
+public:
+	explicit SpiSession(bool read_only);
+	void Finish();
+	SpiSession(const SpiSession &) = delete;
+	SpiSession &operator=(const SpiSession &) = delete;
+
+	// Runs the statement; returns the number of rows (SPI_tuptable holds them).
+	uint64_t Run(Statement &statement, const Datum *values, const bool *nulls);
+
+	bool IsNull(uint64_t row, int column) const;
+	Datum Value(uint64_t row, int column) const;
+	int64_t Int64(uint64_t row, int column) const;
+	int32_t Int32(uint64_t row, int column) const;
+	bool Bool(uint64_t row, int column) const;
+	std::string Text(uint64_t row, int column) const;
+
+private:
+	bool read_only_;
+};
+
+} // namespace credits::pg
