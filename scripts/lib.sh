@@ -38,7 +38,7 @@ build_and_install() {
 # PostgreSQL refuses to run as root: as root the server runs as `postgres`.
 as_server_user() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
