@@ -82,12 +82,26 @@ Error InsufficientError(std::string_view pool, std::string_view member, Micros r
 	             "Add credits with credits.grant(), or charge less.");
 }
 
+Error RateLimitedError(std::string_view pool, std::string_view member, const FrequencyCap &cap) {
+	return Error(sqlstate::kRateLimited,
+	             "frequency cap of " + std::to_string(cap.max_calls) + " calls per " + cap.per + " reached for feature \"" +
+	                 cap.feature + "\" by member \"" + std::string(member) + "\" of pool \"" + std::string(pool) + "\"",
+	             "calls in the window " + std::to_string(cap.calls_in_window) + ", max_calls " +
+	                 std::to_string(cap.max_calls) + ", per " + cap.per + ".",
+	             "Retry when older calls leave the window, or raise the cap with credits.set_frequency_cap().");
+}
+
 ChargeDecision DecideCharge(std::string_view pool, std::string_view member, const MemberUsage &usage,
-                            Micros requested, Micros usable_available) {
+                            Micros requested, Micros usable_available, const std::optional<FrequencyCap> &cap) {
 	ChargeDecision decision;
 	if (usage.revoked) {
 		decision.status = Status::kAccessRevoked;
 		decision.error = UsageError(decision.status, pool, member, usage, requested);
+		return decision;
+	}
+	if (cap && cap->calls_in_window >= cap->max_calls) {
+		decision.status = Status::kRateLimited;
+		decision.error = RateLimitedError(pool, member, *cap);
 		return decision;
 	}
 	Status limit = CheckUsage(usage, requested);

@@ -37,12 +37,25 @@ Error UsageError(Status status, std::string_view pool, std::string_view member, 
 // The error for a charge the member's usable grants cannot cover.
 Error InsufficientError(std::string_view pool, std::string_view member, Micros requested, Micros available);
 
-// Decides a charge: the member's checks first (access, limit), then credits.
+// A frequency cap on one feature, with the member's calls in its window.
+struct FrequencyCap {
+	std::string feature;
+	int64_t max_calls = 0;
+	std::string per; // the window, as the owner wrote it (e.g. "00:01:00")
+	int64_t calls_in_window = 0;
+};
+
+// The error for a call past a frequency cap.
+Error RateLimitedError(std::string_view pool, std::string_view member, const FrequencyCap &cap);
+
+// Decides a charge or a hold: the member's checks first (access, frequency
+// cap, limit), then credits.
 struct ChargeDecision {
 	Status status = Status::kSucceeded;
 	std::optional<Error> error; // set unless succeeded
 };
 ChargeDecision DecideCharge(std::string_view pool, std::string_view member, const MemberUsage &usage,
-                            Micros requested, Micros usable_available);
+                            Micros requested, Micros usable_available,
+                            const std::optional<FrequencyCap> &cap = std::nullopt);
 
 } // namespace credits

@@ -20,10 +20,13 @@ struct ChargeRequest {
 	// idempotent replay must name the same quantity.
 	Datum quantity = 0;
 	std::optional<std::string> quantity_text;
+	// reserve: a hold until hold_expires_at instead of a charge
+	bool hold = false;
+	Timestamp hold_expires_at = 0;
 };
 
 struct ChargeOutcome {
-	int64_t charge_id = 0;
+	int64_t charge_id = 0; // the hold's id for a hold
 	Status status = Status::kSucceeded;
 	Micros charged = 0;
 	Micros balance = 0;

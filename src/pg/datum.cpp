@@ -35,6 +35,22 @@ Micros NumericToMicros(Datum numeric, const char *what, bool allow_negative) {
 	return ParseAmount(NumericToString(numeric), what, allow_negative);
 }
 
+void CheckQuantity(Datum numeric, const char *what) {
+	std::string text = NumericToString(numeric);
+	if (text == "NaN" || text.find("Infinity") != std::string::npos || (!text.empty() && text[0] == '-'))
+		throw Error(sqlstate::kInvalidParameter, std::string("invalid ") + what + ": must be a finite number >= 0",
+		            std::string(what) + " was " + text + ".");
+}
+
+Timestamp AddInterval(Timestamp at, Datum interval, const char *what) {
+	Timestamp result = Guard(
+	    [&] { return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(at), interval)); });
+	if (result <= at)
+		throw Error(sqlstate::kInvalidParameter, std::string("invalid ") + what + ": must be a positive interval", {},
+		            std::string("Pass an interval such as '15 minutes'."));
+	return result;
+}
+
 Datum MicrosToNumeric(Micros value) {
 	std::string text = FormatAmount(value);
 	const char *c = text.c_str();

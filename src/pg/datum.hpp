@@ -1,6 +1,7 @@
 // Conversions between PostgreSQL Datums and the core's C++ values.
 #pragma once
 #include "core/amount.hpp"
+#include "core/period.hpp"
 #include "pg/postgres.hpp"
 
 #include <optional>
@@ -18,6 +19,10 @@ std::string DatumToString(Datum text_value);
 std::string NumericToString(Datum numeric);
 Micros NumericToMicros(Datum numeric, const char *what, bool allow_negative = false);
 Datum MicrosToNumeric(Micros value);
+// 22023 unless the numeric is finite and not negative (any scale).
+void CheckQuantity(Datum numeric, const char *what);
+// at + interval; 22023 unless the interval is positive.
+Timestamp AddInterval(Timestamp at, Datum interval, const char *what);
 Datum StringToText(const std::string &s);
 
 } // namespace credits::pg

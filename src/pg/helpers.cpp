@@ -68,4 +68,10 @@ CREDITS_FUNCTION(credits_current_actor) {
 	});
 }
 
+// Whether the caller is inside BEGIN ... COMMIT: maintenance procedures then
+// do all their work in that one transaction instead of committing batches.
+CREDITS_FUNCTION(credits_in_transaction_block) {
+	PG_RETURN_BOOL(IsTransactionBlock());
+}
+
 } // namespace credits::pg

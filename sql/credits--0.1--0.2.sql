@@ -1,0 +1,642 @@
+-- credits 0.1 -> 0.2: holds, refunds, rate cards and frequency caps.
+\echo Use "ALTER EXTENSION credits UPDATE TO '0.2'" to load this file. \quit
+
+-------------------------------------------------------------------------------
+-- Tables
+-------------------------------------------------------------------------------
+-- The earliest TTL among the pool's pending holds (may be early, never
+-- late): every write to the pool lapses overdue holds when it has passed.
+ALTER TABLE credits.pools ADD COLUMN next_hold_expiry timestamptz;
+-- Whether any frequency cap is set for the pool (the charge path looks caps
+-- up only then).
+ALTER TABLE credits.pools ADD COLUMN has_caps boolean NOT NULL DEFAULT false;
+
+CREATE TABLE credits.holds (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	hold_id bigint NOT NULL,
+	member text NOT NULL,
+	feature text,
+	amount bigint NOT NULL CHECK (amount >= 0),
+	captured bigint NOT NULL DEFAULT 0 CHECK (captured >= 0 AND captured <= amount),
+	status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'captured', 'released', 'lapsed')),
+	idempotency_key text,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	expires_at timestamptz NOT NULL,
+	settled_at timestamptz,
+	metadata jsonb,
+	PRIMARY KEY (pool_id, hold_id)
+);
+CREATE UNIQUE INDEX holds_hold_id_idx ON credits.holds (hold_id);
+CREATE UNIQUE INDEX holds_idempotency_idx ON credits.holds (pool_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+CREATE INDEX holds_pending_idx ON credits.holds (pool_id, expires_at) WHERE status = 'pending';
+
+-- What a pending hold still holds of each grant, in allocation order.
+CREATE TABLE credits.hold_parts (
+	pool_id bigint NOT NULL,
+	hold_id bigint NOT NULL,
+	part integer NOT NULL,
+	grant_id bigint NOT NULL,
+	held bigint NOT NULL CHECK (held >= 0),
+	PRIMARY KEY (pool_id, hold_id, part),
+	FOREIGN KEY (pool_id, hold_id) REFERENCES credits.holds
+);
+
+-- The global rate card, with its history.
+CREATE TABLE credits.rates (
+	feature text NOT NULL,
+	effective_from timestamptz NOT NULL,
+	credits_per_unit numeric NOT NULL CHECK (credits_per_unit >= 0),
+	unit text NOT NULL,
+	set_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (feature, effective_from)
+);
+
+CREATE TABLE credits.frequency_caps (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	feature text NOT NULL,
+	max_calls integer NOT NULL CHECK (max_calls >= 0),
+	per interval NOT NULL CHECK (per > interval '0'),
+	PRIMARY KEY (pool_id, feature)
+);
+
+-- A member's calls of a feature: successful charges and holds.
+CREATE INDEX ledger_calls_idx ON credits.ledger (pool_id, member, feature, at)
+	WHERE status = 'succeeded' AND feature IS NOT NULL;
+CREATE INDEX ledger_hold_id_idx ON credits.ledger (hold_id) WHERE hold_id IS NOT NULL;
+
+SELECT pg_catalog.pg_extension_config_dump('credits.holds', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.hold_parts', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.rates', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.frequency_caps', '');
+
+-------------------------------------------------------------------------------
+-- Internal helpers
+-------------------------------------------------------------------------------
+-- A grant that can no longer be spent: voided, expired by expire_grants, or
+-- past its expires_at.
+CREATE FUNCTION credits._grant_dead(g credits.grants, p_at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN g.voided_at IS NOT NULL OR g.expired_at IS NOT NULL OR (g.expires_at IS NOT NULL AND g.expires_at <= p_at);
+
+-- Gives back what a pending hold still holds: each part returns to its
+-- grant, or expires (voids) at once when the grant is dead. The caller has
+-- locked the pool. Returns the amount given back (micros).
+CREATE FUNCTION credits._unhold(p_pool_id bigint, p_hold_id bigint, p_keep bigint, p_capture_id bigint,
+                                p_status text, p_reason text, p_at timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+-- p_keep: how much of the hold is captured (taken in allocation order) and
+-- added to the member's usage; the rest is released. p_capture_id: the
+-- capture's head entry.
+DECLARE
+	h credits.holds;
+	part credits.hold_parts;
+	g credits.grants;
+	v_take bigint;
+	v_back bigint;
+	v_left bigint := p_keep;
+	v_released bigint := 0;
+BEGIN
+	SELECT * INTO STRICT h FROM credits.holds WHERE pool_id = p_pool_id AND hold_id = p_hold_id;
+	FOR part IN SELECT * FROM credits.hold_parts
+	             WHERE pool_id = p_pool_id AND hold_id = p_hold_id AND held > 0 ORDER BY part LOOP
+		v_take := least(part.held, v_left);
+		v_back := part.held - v_take;
+		v_left := v_left - v_take;
+		SELECT * INTO STRICT g FROM credits.grants WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
+		IF v_take > 0 THEN
+			UPDATE credits.grants SET held = held - v_take WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, held, charge_id, hold_id, feature)
+			VALUES (p_pool_id, 'capture', h.member, part.grant_id, -v_take, p_capture_id, p_hold_id, h.feature);
+		END IF;
+		IF v_back > 0 THEN
+			UPDATE credits.grants SET held = held - v_back, remaining = remaining + v_back
+			 WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, held, hold_id, reason)
+			VALUES (p_pool_id, 'release', h.member, part.grant_id, v_back, -v_back, p_hold_id, p_reason);
+			IF credits._grant_dead(g, p_at) THEN
+				-- the grant died while this part was held: it goes with the grant
+				UPDATE credits.grants SET remaining = remaining - v_back
+				 WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
+				INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, hold_id, reason)
+				VALUES (p_pool_id, CASE WHEN g.voided_at IS NOT NULL THEN 'void' ELSE 'expire' END, h.member,
+				        part.grant_id, -v_back, p_hold_id,
+				        CASE WHEN g.voided_at IS NOT NULL THEN 'grant voided while held' ELSE 'grant expired while held' END);
+			END IF;
+			v_released := v_released + v_back;
+		END IF;
+		UPDATE credits.hold_parts SET held = 0 WHERE pool_id = p_pool_id AND hold_id = p_hold_id AND hold_parts.part = part.part;
+	END LOOP;
+	UPDATE credits.holds SET status = p_status, captured = p_keep, settled_at = p_at
+	 WHERE pool_id = p_pool_id AND hold_id = p_hold_id;
+	-- one update, so the usage guard sees usage shrink (used + held), and a
+	-- limit lowered since the hold was made cannot refuse its capture
+	UPDATE credits.members
+	   SET held = held - h.amount,
+	       used = CASE WHEN period_start = credits._period_start(period, p_at) THEN used ELSE 0 END + p_keep,
+	       period_start = credits._period_start(period, p_at)
+	 WHERE pool_id = p_pool_id AND member = h.member;
+	RETURN v_released;
+END
+$$;
+
+-- Lapses the pool's pending holds whose TTL has passed; the caller has
+-- locked the pool. Returns how many lapsed.
+CREATE FUNCTION credits._lapse_holds(p_pool_id bigint, p_at timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_hold bigint;
+	v_count integer := 0;
+BEGIN
+	FOR v_hold IN SELECT hold_id FROM credits.holds
+	               WHERE pool_id = p_pool_id AND status = 'pending' AND expires_at <= p_at ORDER BY hold_id LOOP
+		PERFORM credits._unhold(p_pool_id, v_hold, 0, NULL, 'lapsed', 'hold lapsed', p_at);
+		v_count := v_count + 1;
+	END LOOP;
+	UPDATE credits.pools
+	   SET next_hold_expiry = (SELECT min(expires_at) FROM credits.holds WHERE pool_id = p_pool_id AND status = 'pending')
+	 WHERE pool_id = p_pool_id;
+	RETURN v_count;
+END
+$$;
+
+-- Locks a pool for a write and lapses its overdue holds first.
+CREATE OR REPLACE FUNCTION credits._lock_pool(p_pool text)
+RETURNS credits.pools
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r credits.pools;
+BEGIN
+	UPDATE credits.pools SET version = version + 1 WHERE pool = p_pool RETURNING * INTO r;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown pool "%"', p_pool
+			USING ERRCODE = 'CR004', HINT = 'Create it with credits.create_pool().';
+	END IF;
+	IF r.next_hold_expiry <= now() THEN
+		PERFORM credits._lapse_holds(r.pool_id, now());
+	END IF;
+	RETURN r;
+END
+$$;
+
+DROP FUNCTION credits._lock_pool_id(bigint);
+CREATE FUNCTION credits._lock_pool_id(p_pool_id bigint)
+RETURNS credits.pools
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r credits.pools;
+BEGIN
+	UPDATE credits.pools SET version = version + 1 WHERE pool_id = p_pool_id RETURNING * INTO r;
+	IF r.next_hold_expiry <= now() THEN
+		PERFORM credits._lapse_holds(r.pool_id, now());
+	END IF;
+	RETURN r;
+END
+$$;
+
+-- Held credits of pending holds past their TTL, per grant: they count as
+-- available at once, before anything lapses them.
+CREATE FUNCTION credits._overdue_held(p_pool_id bigint, p_at timestamptz)
+RETURNS TABLE (grant_id bigint, member text, held bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT hp.grant_id, h.member, sum(hp.held)::bigint
+	  FROM credits.holds h
+	  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
+	 WHERE h.pool_id = p_pool_id AND h.status = 'pending' AND h.expires_at <= p_at AND hp.held > 0
+	 GROUP BY hp.grant_id, h.member;
+END;
+
+CREATE FUNCTION credits._in_transaction_block()
+RETURNS boolean AS 'MODULE_PATHNAME', 'credits_in_transaction_block'
+LANGUAGE C VOLATILE;
+
+-- The pending hold `hold_id`, its pool locked; CR010 when unknown, CR006
+-- when no longer pending.
+CREATE FUNCTION credits._pending_hold(p_hold_id bigint)
+RETURNS credits.holds
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	h credits.holds;
+BEGIN
+	SELECT pool_id INTO v_pool_id FROM credits.holds WHERE hold_id = p_hold_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'hold % not found', p_hold_id
+			USING ERRCODE = 'CR010', HINT = 'Pass a hold id returned by credits.reserve().';
+	END IF;
+	PERFORM credits._lock_pool_id(v_pool_id);
+	SELECT * INTO STRICT h FROM credits.holds WHERE pool_id = v_pool_id AND hold_id = p_hold_id;
+	IF h.status <> 'pending' THEN
+		RAISE EXCEPTION 'hold % is not pending: it was %', p_hold_id, h.status
+			USING ERRCODE = 'CR006',
+			      DETAIL = format('amount %s, captured %s, expires_at %s.', credits._to_credits(h.amount),
+			                      credits._to_credits(h.captured), h.expires_at),
+			      HINT = CASE WHEN h.status = 'lapsed' THEN 'Reserve again with a longer ttl.'
+			                  ELSE 'A hold is settled once.' END;
+	END IF;
+	RETURN h;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Holds (reserve is C++: src/pg/charge.cpp)
+-------------------------------------------------------------------------------
+CREATE FUNCTION credits.reserve(pool text, member text, amount numeric, ttl interval DEFAULT '15 minutes',
+                                feature text DEFAULT NULL, idempotency_key text DEFAULT NULL,
+                                metadata jsonb DEFAULT NULL)
+RETURNS bigint AS 'MODULE_PATHNAME', 'credits_reserve'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h credits.holds;
+	v_amount bigint;
+	v_id bigint;
+	v_used bigint;
+	v_balance bigint;
+BEGIN
+	PERFORM credits._require('hold_id', hold_id);
+	v_amount := credits._amount(amount, 'amount');
+	h := credits._pending_hold(hold_id);
+	v_amount := coalesce(v_amount, h.amount);
+	IF v_amount > h.amount THEN
+		RAISE EXCEPTION 'cannot capture % credits: hold % holds %', amount, hold_id, credits._to_credits(h.amount)
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Capture at most what was reserved, or reserve more.';
+	END IF;
+	v_id := nextval('credits.ledger_entry_id_seq');
+	PERFORM credits._unhold(h.pool_id, h.hold_id, v_amount, v_id, 'captured', 'rest of hold released', now());
+	SELECT m.used INTO v_used FROM credits.members m WHERE m.pool_id = h.pool_id AND m.member = h.member;
+	v_balance := credits._available(h.pool_id, now());
+	INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, charge_id, hold_id, status, feature,
+	                            requested, balance_after, member_used_after, metadata)
+	VALUES (v_id, h.pool_id, 'capture', h.member, v_id, h.hold_id, 'succeeded', h.feature,
+	        v_amount, v_balance, v_used, coalesce(capture.metadata, h.metadata));
+	RETURN ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
+	           credits._to_credits(v_used), false)::credits.charge_result;
+END
+$$;
+
+CREATE FUNCTION credits.release(hold_id bigint)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h credits.holds;
+BEGIN
+	PERFORM credits._require('hold_id', hold_id);
+	h := credits._pending_hold(hold_id);
+	PERFORM credits._unhold(h.pool_id, h.hold_id, 0, NULL, 'released', 'released', now());
+	RETURN credits._to_credits(h.amount);
+END
+$$;
+
+-- One batch of expire_holds: lapses the overdue holds of up to 100 pools,
+-- each under its pool's lock. Returns false when nothing was left.
+CREATE FUNCTION credits._expire_holds_batch(p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool bigint;
+	v_any boolean := false;
+BEGIN
+	FOR v_pool IN SELECT DISTINCT h.pool_id FROM credits.holds h
+	               WHERE h.status = 'pending' AND h.expires_at <= p_as_of
+	               ORDER BY h.pool_id LIMIT 100 LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+		PERFORM credits._lapse_holds(v_pool, p_as_of);
+		v_any := true;
+	END LOOP;
+	RETURN v_any;
+END
+$$;
+
+-- Whether maintenance may run here: not on a standby, and not while
+-- another session runs the same job (a transaction-level advisory lock).
+CREATE FUNCTION credits._maintenance_lock(p_job text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_is_in_recovery() THEN
+		RETURN false;
+	END IF;
+	IF NOT pg_try_advisory_xact_lock(hashtext('credits.' || p_job)) THEN
+		RAISE NOTICE 'credits.% is already running', p_job;
+		RETURN false;
+	END IF;
+	RETURN true;
+END
+$$;
+
+-- Lapses every pending hold past its TTL at `as_of`, in batches. Procedures
+-- that COMMIT may not be SECURITY DEFINER nor SET search_path: this one only
+-- calls the extension's own SECURITY DEFINER functions, schema-qualified
+-- (pg_catalog is searched first for everything else).
+CREATE PROCEDURE credits.expire_holds(as_of timestamptz DEFAULT now())
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_commit boolean := NOT credits._in_transaction_block();
+BEGIN
+	PERFORM credits._require('as_of', as_of);
+	IF NOT credits._maintenance_lock('expire_holds') THEN
+		RETURN;
+	END IF;
+	WHILE credits._expire_holds_batch(as_of) LOOP
+		IF v_commit THEN
+			COMMIT;
+			-- the lock ended with the transaction: take it again, or yield
+			EXIT WHEN NOT credits._maintenance_lock('expire_holds');
+		END IF;
+	END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Refunds
+-------------------------------------------------------------------------------
+-- Gives credits of a succeeded charge or capture back to the grants they
+-- came from, the last consumed first. A part whose grant has expired or been
+-- voided since is refunded and expires (or is voided) at once.
+CREATE FUNCTION credits.refund(charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	head credits.ledger;
+	v_amount bigint;
+	v_refundable bigint;
+	v_left bigint;
+	v_back bigint;
+	part record;
+	g credits.grants;
+	m credits.members;
+BEGIN
+	PERFORM credits._require('charge_id', charge_id);
+	v_amount := credits._amount(amount, 'amount', false);
+	SELECT * INTO head FROM credits.ledger l
+	 WHERE l.charge_id = refund.charge_id AND l.entry_id = refund.charge_id
+	   AND l.entry_type IN ('charge', 'capture') AND l.status = 'succeeded';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'charge % not found', charge_id
+			USING ERRCODE = 'CR010', HINT = 'Pass the charge_id of a succeeded charge or capture.';
+	END IF;
+	PERFORM credits._lock_pool_id(head.pool_id);
+	-- what each grant gave, less what was refunded to it already
+	CREATE TEMP TABLE IF NOT EXISTS credits_refund_parts (grant_id bigint, entry_id bigint, refundable bigint)
+		ON COMMIT DROP;
+	TRUNCATE credits_refund_parts;
+	INSERT INTO credits_refund_parts
+	SELECT l.grant_id, max(l.entry_id),
+	       sum(CASE WHEN l.entry_type = 'charge' THEN -l.amount
+	                WHEN l.entry_type = 'capture' THEN -l.held
+	                ELSE -l.amount END)::bigint
+	  FROM credits.ledger l
+	 WHERE l.pool_id = head.pool_id AND l.charge_id = head.entry_id AND l.grant_id IS NOT NULL
+	   AND l.entry_type IN ('charge', 'capture', 'refund')
+	 GROUP BY l.grant_id;
+	SELECT coalesce(sum(p.refundable), 0) INTO v_refundable FROM credits_refund_parts p;
+	v_amount := coalesce(v_amount, v_refundable);
+	IF v_amount > v_refundable THEN
+		RAISE EXCEPTION 'cannot refund % credits of charge %: % remain refundable', amount, charge_id,
+				credits._to_credits(v_refundable)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('charged %s, refundable %s.', credits._to_credits(head.requested),
+			                      credits._to_credits(v_refundable)),
+			      HINT = 'Refund at most what remains refundable.';
+	END IF;
+	v_left := v_amount;
+	FOR part IN SELECT * FROM credits_refund_parts p WHERE p.refundable > 0 ORDER BY p.entry_id DESC LOOP
+		EXIT WHEN v_left = 0;
+		v_back := least(v_left, part.refundable);
+		v_left := v_left - v_back;
+		SELECT * INTO STRICT g FROM credits.grants WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+		UPDATE credits.grants SET remaining = remaining + v_back WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+		INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, charge_id, reason, feature)
+		VALUES (head.pool_id, 'refund', head.member, part.grant_id, v_back, head.entry_id, reason, head.feature);
+		IF credits._grant_dead(g, now()) THEN
+			UPDATE credits.grants SET remaining = remaining - v_back WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, charge_id, reason)
+			VALUES (head.pool_id, CASE WHEN g.voided_at IS NOT NULL THEN 'void' ELSE 'expire' END, head.member,
+			        part.grant_id, -v_back, head.entry_id,
+			        CASE WHEN g.voided_at IS NOT NULL THEN 'refund to a voided grant' ELSE 'refund to an expired grant' END);
+		END IF;
+	END LOOP;
+	-- the member's usage goes down when the charge counts in its current period
+	SELECT * INTO m FROM credits.members WHERE pool_id = head.pool_id AND member = head.member;
+	IF FOUND AND m.period_start = credits._period_start(m.period, now()) AND head.at >= m.period_start THEN
+		UPDATE credits.members SET used = greatest(used - v_amount, 0)
+		 WHERE pool_id = head.pool_id AND member = head.member;
+	END IF;
+	RETURN credits._to_credits(v_amount);
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Rates and frequency caps
+-------------------------------------------------------------------------------
+CREATE FUNCTION credits.set_rate(feature text, credits_per_unit numeric, unit text DEFAULT 'request',
+                                 effective_from timestamptz DEFAULT now())
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('feature', feature, 'credits_per_unit', credits_per_unit, 'unit', unit,
+	                         'effective_from', effective_from);
+	IF credits_per_unit < 0 OR credits_per_unit = 'NaN' OR credits_per_unit > 1000000000000 THEN
+		RAISE EXCEPTION 'invalid credits_per_unit: must be a finite number from 0 to 1000000000000'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('credits_per_unit was %s.', credits_per_unit);
+	END IF;
+	INSERT INTO credits.rates (feature, effective_from, credits_per_unit, unit)
+	VALUES (set_rate.feature, set_rate.effective_from, set_rate.credits_per_unit, set_rate.unit)
+	ON CONFLICT ON CONSTRAINT rates_pkey DO UPDATE
+	   SET credits_per_unit = excluded.credits_per_unit, unit = excluded.unit, set_at = now();
+END
+$$;
+
+CREATE FUNCTION credits.charge_usage(pool text, member text, feature text, quantity numeric,
+                                     idempotency_key text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_charge_usage'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+-- The rates in force now, and those scheduled to take effect later.
+CREATE VIEW credits.rate_card AS
+SELECT r.feature, r.unit, r.credits_per_unit, r.effective_from,
+       lead(r.effective_from) OVER (PARTITION BY r.feature ORDER BY r.effective_from) AS effective_until
+  FROM credits.rates r
+ WHERE r.effective_from > now()
+    OR r.effective_from = (SELECT max(c.effective_from) FROM credits.rates c
+                            WHERE c.feature = r.feature AND c.effective_from <= now());
+
+CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'feature', feature, 'max_calls', max_calls, 'per', per);
+	IF max_calls < 0 THEN
+		RAISE EXCEPTION 'invalid max_calls: must be 0 or more' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('max_calls was %s.', max_calls);
+	END IF;
+	IF per <= interval '0' THEN
+		RAISE EXCEPTION 'invalid per: must be a positive interval' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('per was %s.', per);
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	INSERT INTO credits.frequency_caps (pool_id, feature, max_calls, per)
+	VALUES (v_pool.pool_id, set_frequency_cap.feature, set_frequency_cap.max_calls, set_frequency_cap.per)
+	ON CONFLICT ON CONSTRAINT frequency_caps_pkey DO UPDATE SET max_calls = excluded.max_calls, per = excluded.per;
+	UPDATE credits.pools SET has_caps = true WHERE pool_id = v_pool.pool_id;
+END
+$$;
+
+CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'feature', feature);
+	v_pool := credits._lock_pool(pool);
+	DELETE FROM credits.frequency_caps c WHERE c.pool_id = v_pool.pool_id AND c.feature = remove_frequency_cap.feature;
+	UPDATE credits.pools
+	   SET has_caps = EXISTS (SELECT FROM credits.frequency_caps c WHERE c.pool_id = v_pool.pool_id)
+	 WHERE pool_id = v_pool.pool_id;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- verify(): the 0.1 checks plus holds.
+-------------------------------------------------------------------------------
+ALTER FUNCTION credits.verify() RENAME TO _verify_balances;
+REVOKE ALL ON FUNCTION credits._verify_balances() FROM credits_owner;
+
+CREATE FUNCTION credits.verify()
+RETURNS TABLE (problem text, object text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT v.problem, v.object, v.detail FROM credits._verify_balances() v
+	UNION ALL
+	SELECT 'hold mismatch', 'grant ' || g.grant_id,
+	       format('grant held %s, its pending hold parts sum to %s', credits._to_credits(g.held),
+	              credits._to_credits(coalesce(hp.held, 0)))
+	  FROM credits.grants g
+	  LEFT JOIN (SELECT p.pool_id, p.grant_id, sum(p.held) AS held
+	               FROM credits.hold_parts p GROUP BY p.pool_id, p.grant_id) hp
+	    ON hp.pool_id = g.pool_id AND hp.grant_id = g.grant_id
+	 WHERE g.held <> coalesce(hp.held, 0)
+	UNION ALL
+	SELECT 'hold mismatch', 'hold ' || h.hold_id,
+	       format('%s hold of %s, its parts hold %s', h.status, credits._to_credits(h.amount),
+	              credits._to_credits(coalesce(hp.held, 0)))
+	  FROM credits.holds h
+	  LEFT JOIN (SELECT p.pool_id, p.hold_id, sum(p.held) AS held
+	               FROM credits.hold_parts p GROUP BY p.pool_id, p.hold_id) hp
+	    ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
+	 WHERE coalesce(hp.held, 0) <> CASE WHEN h.status = 'pending' THEN h.amount ELSE 0 END
+	UNION ALL
+	SELECT 'hold mismatch', 'member ' || p.pool || '/' || m.member,
+	       format('member held %s, its pending holds sum to %s', credits._to_credits(m.held),
+	              credits._to_credits(coalesce(h.amount, 0)))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT x.pool_id, x.member, sum(x.amount) AS amount
+	               FROM credits.holds x WHERE x.status = 'pending' GROUP BY x.pool_id, x.member) h
+	    ON h.pool_id = m.pool_id AND h.member = m.member
+	 WHERE m.held <> coalesce(h.amount, 0)
+	UNION ALL
+	SELECT 'refund exceeds charge', 'charge ' || r.charge_id,
+	       format('grant %s gave %s, refunds returned %s', r.grant_id, credits._to_credits(r.given),
+	              credits._to_credits(r.returned))
+	  FROM (SELECT l.pool_id, l.charge_id, l.grant_id,
+	               sum(CASE WHEN l.entry_type = 'charge' THEN -l.amount WHEN l.entry_type = 'capture' THEN -l.held END) AS given,
+	               sum(CASE WHEN l.entry_type = 'refund' THEN l.amount END) AS returned
+	          FROM credits.ledger l
+	         WHERE l.charge_id IS NOT NULL AND l.grant_id IS NOT NULL
+	         GROUP BY l.pool_id, l.charge_id, l.grant_id) r
+	 WHERE coalesce(r.returned, 0) > coalesce(r.given, 0);
+END;
+
+-------------------------------------------------------------------------------
+-- Privileges
+-------------------------------------------------------------------------------
+REVOKE ALL ON credits.holds, credits.hold_parts, credits.rates, credits.frequency_caps FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+	credits._grant_dead(credits.grants, timestamptz),
+	credits._unhold(bigint, bigint, bigint, bigint, text, text, timestamptz),
+	credits._lapse_holds(bigint, timestamptz),
+	credits._lock_pool(text),
+	credits._lock_pool_id(bigint),
+	credits._overdue_held(bigint, timestamptz),
+	credits._in_transaction_block(),
+	credits._pending_hold(bigint),
+	credits._expire_holds_batch(timestamptz),
+	credits._maintenance_lock(text),
+	credits.reserve(text, text, numeric, interval, text, text, jsonb),
+	credits.capture(bigint, numeric, jsonb),
+	credits.release(bigint),
+	credits.refund(bigint, numeric, text),
+	credits.set_rate(text, numeric, text, timestamptz),
+	credits.charge_usage(text, text, text, numeric, text, jsonb),
+	credits.set_frequency_cap(text, text, integer, interval),
+	credits.remove_frequency_cap(text, text),
+	credits.verify()
+FROM PUBLIC;
+REVOKE ALL ON PROCEDURE credits.expire_holds(timestamptz) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	credits.reserve(text, text, numeric, interval, text, text, jsonb),
+	credits.capture(bigint, numeric, jsonb),
+	credits.release(bigint),
+	credits.charge_usage(text, text, text, numeric, text, jsonb)
+TO credits_app;
+
+GRANT EXECUTE ON FUNCTION
+	credits.refund(bigint, numeric, text),
+	credits.set_rate(text, numeric, text, timestamptz),
+	credits.set_frequency_cap(text, text, integer, interval),
+	credits.remove_frequency_cap(text, text),
+	credits.verify(),
+	credits._expire_holds_batch(timestamptz),
+	credits._maintenance_lock(text),
+	credits._in_transaction_block(),
+	credits._require("any")
+TO credits_owner;
+GRANT EXECUTE ON PROCEDURE credits.expire_holds(timestamptz) TO credits_owner;
+
+GRANT SELECT ON credits.rate_card TO credits_reader;
