@@ -640,3 +640,496 @@ TO credits_owner;
 GRANT EXECUTE ON PROCEDURE credits.expire_holds(timestamptz) TO credits_owner;
 
 GRANT SELECT ON credits.rate_card TO credits_reader;
+
+-------------------------------------------------------------------------------
+-- Subscriptions, expiry and maintenance
+-------------------------------------------------------------------------------
+CREATE TABLE credits.subscriptions (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	subscription_id bigint GENERATED ALWAYS AS IDENTITY,
+	plan text NOT NULL,
+	credits_per_period bigint NOT NULL CHECK (credits_per_period > 0),
+	period interval NOT NULL CHECK (period > interval '0'),
+	rollover_periods integer NOT NULL CHECK (rollover_periods >= 0),
+	kind text NOT NULL CHECK (kind IN ('free', 'promo', 'plan', 'purchased')),
+	anchor timestamptz NOT NULL,
+	-- the last period whose grant was issued (or skipped as already expired)
+	issued_through integer NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	cancelled_at timestamptz,
+	PRIMARY KEY (pool_id, subscription_id)
+);
+CREATE UNIQUE INDEX subscriptions_id_idx ON credits.subscriptions (subscription_id);
+CREATE UNIQUE INDEX subscriptions_active_idx ON credits.subscriptions (pool_id, plan) WHERE cancelled_at IS NULL;
+SELECT pg_catalog.pg_extension_config_dump('credits.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.subscriptions_subscription_id_seq', '');
+
+ALTER TABLE credits.grants ADD COLUMN subscription_id bigint;
+ALTER TABLE credits.grants ADD COLUMN period_index integer;
+CREATE UNIQUE INDEX grants_subscription_period_idx ON credits.grants (pool_id, subscription_id, period_index)
+	WHERE subscription_id IS NOT NULL;
+-- What expire_grants has left to do.
+CREATE INDEX grants_expiry_idx ON credits.grants (expires_at)
+	WHERE expired_at IS NULL AND voided_at IS NULL AND expires_at IS NOT NULL;
+
+-- Start of period k of a subscription, in UTC: anchor + k * period (never
+-- accumulated, so a 31st anchor stays on month ends).
+CREATE FUNCTION credits._period_at(p_anchor timestamptz, p_period interval, p_index integer)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ((p_anchor AT TIME ZONE 'UTC') + p_period * p_index) AT TIME ZONE 'UTC';
+
+-- The period index that contains `at` (the last start <= at).
+CREATE FUNCTION credits._period_index(p_anchor timestamptz, p_period interval, p_at timestamptz)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k integer;
+BEGIN
+	IF p_at < p_anchor THEN
+		RETURN -1;
+	END IF;
+	-- estimate from the average length, then correct by whole periods
+	k := floor(extract(epoch FROM p_at - p_anchor) / greatest(extract(epoch FROM p_period), 1))::integer;
+	WHILE k > 0 AND credits._period_at(p_anchor, p_period, k) > p_at LOOP
+		k := k - 1;
+	END LOOP;
+	WHILE credits._period_at(p_anchor, p_period, k + 1) <= p_at LOOP
+		k := k + 1;
+	END LOOP;
+	RETURN k;
+END
+$$;
+
+-- Issues a subscription's grants for its periods up to the one containing
+-- `as_of`, skipping those that would already have expired. The caller has
+-- locked the pool. Returns the number of grants issued.
+CREATE FUNCTION credits._issue_periods(s credits.subscriptions, p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k integer;
+	v_last integer := credits._period_index(s.anchor, s.period, p_as_of);
+	v_start timestamptz;
+	v_expires timestamptz;
+	v_id bigint;
+	v_count integer := 0;
+BEGIN
+	FOR k IN s.issued_through + 1 .. v_last LOOP
+		v_start := credits._period_at(s.anchor, s.period, k);
+		v_expires := credits._period_at(s.anchor, s.period, k + 1 + s.rollover_periods);
+		CONTINUE WHEN v_expires <= p_as_of;
+		INSERT INTO credits.grants (pool_id, kind, rank, amount, remaining, effective_at, expires_at,
+		                            external_ref, subscription_id, period_index)
+		VALUES (s.pool_id, s.kind, credits._kind_rank(s.kind), s.credits_per_period, s.credits_per_period,
+		        v_start, v_expires, s.plan, s.subscription_id, k)
+		ON CONFLICT DO NOTHING
+		RETURNING grant_id INTO v_id;
+		CONTINUE WHEN v_id IS NULL;
+		INSERT INTO credits.ledger (pool_id, at, entry_type, grant_id, amount, reason)
+		VALUES (s.pool_id, v_start, 'grant', v_id, s.credits_per_period,
+		        format('subscription %s, period %s', s.plan, k));
+		v_count := v_count + 1;
+	END LOOP;
+	IF v_last > s.issued_through THEN
+		UPDATE credits.subscriptions SET issued_through = v_last
+		 WHERE pool_id = s.pool_id AND subscription_id = s.subscription_id;
+	END IF;
+	RETURN v_count;
+END
+$$;
+
+CREATE FUNCTION credits.subscribe(pool text, plan text, credits_per_period numeric, period interval DEFAULT '1 month',
+                                  rollover_periods integer DEFAULT 0, kind text DEFAULT 'plan',
+                                  anchor timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_amount bigint;
+	s credits.subscriptions;
+BEGIN
+	PERFORM credits._require('pool', pool, 'plan', plan, 'credits_per_period', credits_per_period, 'period', period,
+	                         'rollover_periods', rollover_periods, 'kind', kind, 'anchor', anchor);
+	v_amount := credits._amount(credits_per_period, 'credits_per_period', false);
+	PERFORM credits._kind_rank(kind);
+	IF period <= interval '0' OR credits._period_at(anchor, period, 1) <= anchor THEN
+		RAISE EXCEPTION 'invalid period: must be a positive interval' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('period was %s.', period);
+	END IF;
+	IF rollover_periods < 0 THEN
+		RAISE EXCEPTION 'invalid rollover_periods: must be 0 or more' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('rollover_periods was %s.', rollover_periods);
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	IF EXISTS (SELECT FROM credits.subscriptions x
+	            WHERE x.pool_id = v_pool.pool_id AND x.plan = subscribe.plan AND x.cancelled_at IS NULL) THEN
+		RAISE EXCEPTION 'pool "%" already has an active subscription to plan "%"', pool, plan
+			USING ERRCODE = 'unique_violation', HINT = 'Cancel it first with credits.cancel_subscription().';
+	END IF;
+	INSERT INTO credits.subscriptions (pool_id, plan, credits_per_period, period, rollover_periods, kind, anchor,
+	                                   issued_through)
+	VALUES (v_pool.pool_id, plan, v_amount, period, rollover_periods, kind, anchor,
+	        greatest(credits._period_index(anchor, period, now()), 0) - 1)
+	RETURNING * INTO s;
+	-- the current period's grant at once (an anchor in the future: its first period, scheduled)
+	PERFORM credits._issue_periods(s, greatest(now(), anchor));
+	RETURN s.subscription_id;
+END
+$$;
+
+CREATE FUNCTION credits.cancel_subscription(pool text, plan text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'plan', plan);
+	v_pool := credits._lock_pool(pool);
+	UPDATE credits.subscriptions x SET cancelled_at = now()
+	 WHERE x.pool_id = v_pool.pool_id AND x.plan = cancel_subscription.plan AND x.cancelled_at IS NULL;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pool "%" has no active subscription to plan "%"', pool, plan
+			USING ERRCODE = 'CR010';
+	END IF;
+END
+$$;
+
+-- One batch of renew_subscriptions: up to 100 subscriptions due at `as_of`.
+CREATE FUNCTION credits._renew_batch(p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	v_pool bigint;
+	s credits.subscriptions;
+	v_any boolean := false;
+BEGIN
+	FOR v_pool, v_id IN
+		SELECT x.pool_id, x.subscription_id FROM credits.subscriptions x
+		 WHERE x.cancelled_at IS NULL
+		   AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= p_as_of
+		 ORDER BY x.pool_id, x.subscription_id LIMIT 100
+	LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+		-- re-read under the pool lock: a cancel or another run may have won
+		SELECT * INTO s FROM credits.subscriptions x
+		 WHERE x.pool_id = v_pool AND x.subscription_id = v_id AND x.cancelled_at IS NULL;
+		CONTINUE WHEN NOT FOUND;
+		PERFORM credits._issue_periods(s, p_as_of);
+		v_any := true;
+	END LOOP;
+	RETURN v_any;
+END
+$$;
+
+CREATE PROCEDURE credits.renew_subscriptions(as_of timestamptz DEFAULT now())
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_commit boolean := NOT credits._in_transaction_block();
+BEGIN
+	PERFORM credits._require('as_of', as_of);
+	IF NOT credits._maintenance_lock('renew_subscriptions') THEN
+		RETURN;
+	END IF;
+	WHILE credits._renew_batch(as_of) LOOP
+		IF v_commit THEN
+			COMMIT;
+			EXIT WHEN NOT credits._maintenance_lock('renew_subscriptions');
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- One batch of expire_grants: up to 500 grants past expires_at at `as_of`,
+-- their pools locked in pool order. Each expiry is one ledger entry dated at
+-- the grant's expires_at. Held parts stay with their holds.
+CREATE FUNCTION credits._expire_batch(p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool bigint;
+	v_any boolean := false;
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS credits_expiring (pool_id bigint, grant_id bigint, was bigint) ON COMMIT DROP;
+	TRUNCATE credits_expiring;
+	INSERT INTO credits_expiring (pool_id, grant_id)
+	SELECT g.pool_id, g.grant_id FROM credits.grants g
+	 WHERE g.expires_at <= p_as_of AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL
+	 ORDER BY g.expires_at LIMIT 500;
+	FOR v_pool IN SELECT DISTINCT e.pool_id FROM credits_expiring e ORDER BY 1 LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+		v_any := true;
+	END LOOP;
+	-- read what remains only now, under the pool locks
+	UPDATE credits_expiring e SET was = g.remaining
+	  FROM credits.grants g
+	 WHERE g.pool_id = e.pool_id AND g.grant_id = e.grant_id AND g.expired_at IS NULL AND g.voided_at IS NULL;
+	UPDATE credits.grants g SET expired_at = g.expires_at, remaining = 0
+	  FROM credits_expiring e
+	 WHERE g.pool_id = e.pool_id AND g.grant_id = e.grant_id AND e.was IS NOT NULL;
+	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
+	SELECT g.pool_id, g.expires_at, 'expire', g.member, g.grant_id, -e.was, 'grant expired'
+	  FROM credits_expiring e
+	  JOIN credits.grants g ON g.pool_id = e.pool_id AND g.grant_id = e.grant_id
+	 WHERE e.was > 0;
+	RETURN v_any;
+END
+$$;
+
+CREATE PROCEDURE credits.expire_grants(as_of timestamptz DEFAULT now())
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_commit boolean := NOT credits._in_transaction_block();
+BEGIN
+	PERFORM credits._require('as_of', as_of);
+	IF NOT credits._maintenance_lock('expire_grants') THEN
+		RETURN;
+	END IF;
+	WHILE credits._expire_batch(as_of) LOOP
+		IF v_commit THEN
+			COMMIT;
+			EXIT WHEN NOT credits._maintenance_lock('expire_grants');
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- The one line a DBA schedules:
+--   SELECT cron.schedule('credits', '* * * * *', 'CALL credits.maintain()');
+CREATE PROCEDURE credits.maintain()
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	CALL credits.renew_subscriptions();
+	CALL credits.expire_grants();
+	CALL credits.expire_holds();
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- Alerts
+-------------------------------------------------------------------------------
+ALTER TABLE credits.pools ADD COLUMN has_alerts boolean NOT NULL DEFAULT false;
+
+CREATE TABLE credits.alert_rules (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	metric text NOT NULL CHECK (metric IN ('pool_balance_below', 'member_usage_percent')),
+	threshold numeric NOT NULL CHECK (threshold >= 0),
+	PRIMARY KEY (pool_id, metric)
+);
+
+-- Which crossings have fired: an alert fires once per crossing and re-arms
+-- when the value recovers. member is '' for pool-wide metrics.
+CREATE TABLE credits.alert_state (
+	pool_id bigint NOT NULL,
+	metric text NOT NULL,
+	member text NOT NULL,
+	fired boolean NOT NULL,
+	PRIMARY KEY (pool_id, metric, member)
+);
+
+CREATE TABLE credits.alerts (
+	id bigint GENERATED ALWAYS AS IDENTITY,
+	pool_id bigint NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	pool text NOT NULL,
+	member text,
+	metric text NOT NULL,
+	threshold numeric NOT NULL,
+	value numeric NOT NULL,
+	PRIMARY KEY (pool_id, id)
+);
+SELECT pg_catalog.pg_extension_config_dump('credits.alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.alert_state', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.alerts_id_seq', '');
+
+CREATE FUNCTION credits.set_alert(pool text, metric text, threshold numeric)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'metric', metric, 'threshold', threshold);
+	IF metric NOT IN ('pool_balance_below', 'member_usage_percent') THEN
+		RAISE EXCEPTION 'unknown metric "%"', metric
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Metrics: pool_balance_below, member_usage_percent.';
+	END IF;
+	IF threshold < 0 OR threshold = 'NaN' OR threshold > 1000000000000 THEN
+		RAISE EXCEPTION 'invalid threshold: must be a finite number from 0 to 1000000000000'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('threshold was %s.', threshold);
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	INSERT INTO credits.alert_rules (pool_id, metric, threshold)
+	VALUES (v_pool.pool_id, set_alert.metric, set_alert.threshold)
+	ON CONFLICT ON CONSTRAINT alert_rules_pkey DO UPDATE SET threshold = excluded.threshold;
+	-- a new threshold starts armed, and is checked at commit
+	DELETE FROM credits.alert_state s WHERE s.pool_id = v_pool.pool_id AND s.metric = set_alert.metric;
+	UPDATE credits.pools SET has_alerts = true WHERE pool_id = v_pool.pool_id;
+	IF set_alert.metric = 'member_usage_percent' THEN
+		UPDATE credits.members m SET credit_limit = m.credit_limit
+		 WHERE m.pool_id = v_pool.pool_id AND m.credit_limit IS NOT NULL;
+	END IF;
+END
+$$;
+
+CREATE FUNCTION credits.remove_alert(pool text, metric text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'metric', metric);
+	v_pool := credits._lock_pool(pool);
+	DELETE FROM credits.alert_rules r WHERE r.pool_id = v_pool.pool_id AND r.metric = remove_alert.metric;
+	DELETE FROM credits.alert_state s WHERE s.pool_id = v_pool.pool_id AND s.metric = remove_alert.metric;
+	UPDATE credits.pools
+	   SET has_alerts = EXISTS (SELECT FROM credits.alert_rules r WHERE r.pool_id = v_pool.pool_id)
+	 WHERE pool_id = v_pool.pool_id;
+END
+$$;
+
+-- Fires or re-arms one alert for its current value. Called at commit, under
+-- the pool's lock, so crossings of one pool are decided one at a time.
+CREATE FUNCTION credits._alert_check(p_pool_id bigint, p_metric text, p_member text, p_value numeric,
+                                     p_crossed boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r credits.alert_rules;
+	v_fired boolean;
+	a credits.alerts;
+BEGIN
+	SELECT * INTO r FROM credits.alert_rules WHERE pool_id = p_pool_id AND metric = p_metric;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	SELECT fired INTO v_fired FROM credits.alert_state
+	 WHERE pool_id = p_pool_id AND metric = p_metric AND member = coalesce(p_member, '');
+	IF p_crossed AND NOT coalesce(v_fired, false) THEN
+		INSERT INTO credits.alerts (pool_id, pool, member, metric, threshold, value)
+		SELECT p_pool_id, p.pool, p_member, p_metric, r.threshold, p_value FROM credits.pools p WHERE p.pool_id = p_pool_id
+		RETURNING * INTO a;
+		INSERT INTO credits.alert_state (pool_id, metric, member, fired) VALUES (p_pool_id, p_metric, coalesce(p_member, ''), true)
+		ON CONFLICT ON CONSTRAINT alert_state_pkey DO UPDATE SET fired = true;
+		PERFORM pg_notify('credits_alerts', json_build_object(
+			'id', a.id, 'at', a.at, 'pool', a.pool, 'member', a.member, 'metric', a.metric,
+			'threshold', a.threshold, 'value', a.value)::text);
+	ELSIF NOT p_crossed AND v_fired THEN
+		UPDATE credits.alert_state SET fired = false
+		 WHERE pool_id = p_pool_id AND metric = p_metric AND member = coalesce(p_member, '');
+	END IF;
+END
+$$;
+
+CREATE FUNCTION credits._pool_alerts()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_threshold numeric;
+	v_value numeric;
+BEGIN
+	SELECT threshold INTO v_threshold FROM credits.alert_rules
+	 WHERE pool_id = NEW.pool_id AND metric = 'pool_balance_below';
+	IF FOUND THEN
+		v_value := credits.balance(NEW.pool);
+		PERFORM credits._alert_check(NEW.pool_id, 'pool_balance_below', NULL, v_value, v_value < v_threshold);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION credits._member_alerts()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_threshold numeric;
+	v_used bigint;
+	v_percent numeric;
+BEGIN
+	SELECT threshold INTO v_threshold FROM credits.alert_rules
+	 WHERE pool_id = NEW.pool_id AND metric = 'member_usage_percent';
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	-- the row as committed by this transaction, not as the event saw it
+	SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END + m.held,
+	       m.credit_limit
+	  INTO v_used, NEW.credit_limit
+	  FROM credits.members m WHERE m.pool_id = NEW.pool_id AND m.member = NEW.member;
+	IF NEW.credit_limit IS NULL THEN
+		RETURN NULL;
+	END IF;
+	v_percent := CASE WHEN NEW.credit_limit = 0 THEN CASE WHEN v_used > 0 THEN 100 ELSE 0 END
+	                  ELSE round(v_used * 100.0 / NEW.credit_limit, 2) END;
+	PERFORM credits._alert_check(NEW.pool_id, 'member_usage_percent', NEW.member, v_percent, v_percent >= v_threshold);
+	RETURN NULL;
+END
+$$;
+
+-- Checked at commit (a rolled-back transaction alerts nothing; pg_notify is
+-- delivered on commit), and only for pools with alerts / members with limits.
+CREATE CONSTRAINT TRIGGER pools_alerts AFTER UPDATE ON credits.pools
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (NEW.has_alerts) EXECUTE FUNCTION credits._pool_alerts();
+CREATE CONSTRAINT TRIGGER members_alerts AFTER INSERT OR UPDATE ON credits.members
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (NEW.credit_limit IS NOT NULL) EXECUTE FUNCTION credits._member_alerts();
+
+-------------------------------------------------------------------------------
+-- Privileges for the time and alert functions
+-------------------------------------------------------------------------------
+REVOKE ALL ON credits.subscriptions, credits.alert_rules, credits.alert_state, credits.alerts FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+	credits._period_at(timestamptz, interval, integer),
+	credits._period_index(timestamptz, interval, timestamptz),
+	credits._issue_periods(credits.subscriptions, timestamptz),
+	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz),
+	credits.cancel_subscription(text, text),
+	credits._renew_batch(timestamptz),
+	credits._expire_batch(timestamptz),
+	credits.set_alert(text, text, numeric),
+	credits.remove_alert(text, text),
+	credits._alert_check(bigint, text, text, numeric, boolean),
+	credits._pool_alerts(),
+	credits._member_alerts()
+FROM PUBLIC;
+REVOKE ALL ON PROCEDURE credits.renew_subscriptions(timestamptz), credits.expire_grants(timestamptz),
+	credits.maintain() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz),
+	credits.cancel_subscription(text, text),
+	credits._renew_batch(timestamptz),
+	credits._expire_batch(timestamptz),
+	credits.set_alert(text, text, numeric),
+	credits.remove_alert(text, text)
+TO credits_owner;
+GRANT EXECUTE ON PROCEDURE credits.renew_subscriptions(timestamptz), credits.expire_grants(timestamptz),
+	credits.maintain() TO credits_owner;
+GRANT SELECT ON credits.alerts TO credits_reader;
