@@ -3,7 +3,7 @@
 # listens only on a unix socket in a temporary directory.
 # shellcheck shell=bash
 
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$PG_BIN:$PATH"
 

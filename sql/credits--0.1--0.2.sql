@@ -1035,7 +1035,7 @@ BEGIN
 		INSERT INTO credits.alert_state (pool_id, metric, member, fired) VALUES (p_pool_id, p_metric, coalesce(p_member, ''), true)
 		ON CONFLICT ON CONSTRAINT alert_state_pkey DO UPDATE SET fired = true;
 		PERFORM pg_notify('credits_alerts', json_build_object(
-			'id', a.id, 'at', a.at, 'pool', a.pool, 'member', a.member, 'metric', a.metric,
+			'id', a.id, 'pool', a.pool, 'member', a.member, 'metric', a.metric,
 			'threshold', a.threshold, 'value', a.value)::text);
 	ELSIF NOT p_crossed AND v_fired THEN
 		UPDATE credits.alert_state SET fired = false
