@@ -64,6 +64,11 @@ CREATE TABLE credits.frequency_caps (
 CREATE INDEX ledger_calls_idx ON credits.ledger (pool_id, member, feature, at)
 	WHERE status = 'succeeded' AND feature IS NOT NULL;
 CREATE INDEX ledger_hold_id_idx ON credits.ledger (hold_id) WHERE hold_id IS NOT NULL;
+-- A hold's head entry carries its key too, but hold keys are the holds
+-- table's (holds_idempotency_idx): a hold key never matches a charge key.
+DROP INDEX credits.ledger_idempotency_idx;
+CREATE UNIQUE INDEX ledger_idempotency_idx ON credits.ledger (pool_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL AND status = 'succeeded' AND entry_type = 'charge';
 
 SELECT pg_catalog.pg_extension_config_dump('credits.holds', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.hold_parts', '');

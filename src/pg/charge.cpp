@@ -61,8 +61,9 @@ Statement insert_hold_head{"INSERT INTO credits.ledger (entry_id, pool_id, entry
                            " VALUES ($1, $2, 'hold', $3, $1, 'succeeded', $4, $5, $6, $7, $8, $9)",
                            {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, JSONBOID}};
 
+// A hold's parts belong to its head entry (charge_id), as a charge's do.
 Statement insert_hold_entry{"INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, held, hold_id,"
-                            "  feature) VALUES ($1, 'hold', $2, $3, $4, $5, $6, $7)",
+                            "  charge_id, feature) VALUES ($1, 'hold', $2, $3, $4, $5, $6, $6, $7)",
                             {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID}};
 
 // Held parts of pending holds past their TTL: available again at once.
@@ -80,7 +81,7 @@ Statement find_pool_holds{"SELECT pool_id, next_hold_expiry FROM credits.pools W
 
 Statement find_key{"SELECT entry_id, member, requested, feature, quantity, balance_after, member_used_after"
                    "  FROM credits.ledger"
-                   " WHERE pool_id = $1 AND idempotency_key = $2 AND status = 'succeeded'",
+                   " WHERE pool_id = $1 AND idempotency_key = $2 AND status = 'succeeded' AND entry_type = 'charge'",
                    {INT8OID, TEXTOID}};
 
 Statement find_member{"SELECT credit_limit, period, period_start, used, held, revoked"
@@ -191,6 +192,17 @@ std::optional<std::string> OptionalText(SpiSession &spi, uint64_t row, int colum
 	return spi.Text(row, column);
 }
 
+// A quantity as text without trailing fractional zeros: 10, 10.0 and 10.000
+// are one quantity to an idempotent replay.
+std::string TrimScale(std::string number) {
+	if (number.find('.') != std::string::npos) {
+		number.erase(number.find_last_not_of('0') + 1);
+		if (number.back() == '.')
+			number.pop_back();
+	}
+	return number;
+}
+
 // A replay of an earlier charge with the same key, or CR005 when the key was
 // used for a different charge; nullopt when the key is new.
 std::optional<ChargeOutcome> ReplayCharge(SpiSession &spi, int64_t pool_id, const ChargeRequest &req) {
@@ -202,7 +214,7 @@ std::optional<ChargeOutcome> ReplayCharge(SpiSession &spi, int64_t pool_id, cons
 	std::optional<std::string> first_feature = OptionalText(spi, 0, 4);
 	std::optional<std::string> first_quantity;
 	if (!spi.IsNull(0, 5))
-		first_quantity = NumericToString(spi.Value(0, 5));
+		first_quantity = TrimScale(NumericToString(spi.Value(0, 5)));
 	if (first_member != req.member || first_feature != req.feature ||
 	    (req.quantity_text ? first_quantity != req.quantity_text : first_amount != req.amount))
 		throw IdempotencyConflict(*req.idempotency_key, "charge", first_amount, first_member, first_feature);
@@ -525,7 +537,7 @@ CREDITS_FUNCTION(credits_charge_usage) {
 	req.member = TextArg(fcinfo, 1);
 	req.feature = TextArg(fcinfo, 2);
 	req.quantity = PG_GETARG_DATUM(3);
-	req.quantity_text = NumericToString(req.quantity);
+	req.quantity_text = TrimScale(NumericToString(req.quantity));
 	CheckQuantity(req.quantity, "quantity");
 	req.idempotency_key = OptionalTextArg(fcinfo, 4);
 	req.metadata = PG_ARGISNULL(5) ? Datum(0) : PG_GETARG_DATUM(5);
