@@ -506,7 +506,7 @@ CREDITS_FUNCTION(credits_try_charge) {
 
 namespace {
 
-Statement rate_in_force{"SELECT ceil(r.credits_per_unit * $3 * 1000000) / 1000000"
+Statement rate_in_force{"SELECT trim_scale(ceil(r.credits_per_unit * $3 * 1000000) / 1000000)"
                         "  FROM credits.rates r WHERE r.feature = $1 AND r.effective_from <= $2"
                         " ORDER BY r.effective_from DESC LIMIT 1",
                         {TEXTOID, TIMESTAMPTZOID, NUMERICOID}};
