@@ -140,11 +140,13 @@ BEGIN
 	UPDATE credits.holds SET status = p_status, captured = p_keep, settled_at = p_at
 	 WHERE pool_id = p_pool_id AND hold_id = p_hold_id;
 	-- one update, so the usage guard sees usage shrink (used + held), and a
-	-- limit lowered since the hold was made cannot refuse its capture
+	-- limit lowered since the hold was made cannot refuse its capture. The
+	-- period is now's, not p_at's: expire_holds(as_of) with a later as_of
+	-- must not move the member's usage into a future period.
 	UPDATE credits.members
 	   SET held = held - h.amount,
-	       used = CASE WHEN period_start = credits._period_start(period, p_at) THEN used ELSE 0 END + p_keep,
-	       period_start = credits._period_start(period, p_at)
+	       used = CASE WHEN period_start = credits._period_start(period, now()) THEN used ELSE 0 END + p_keep,
+	       period_start = credits._period_start(period, now())
 	 WHERE pool_id = p_pool_id AND member = h.member;
 	RETURN v_released;
 END

@@ -290,6 +290,15 @@ SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_ttl';
 ROLLBACK;
 SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_ttl';
 CALL credits.expire_holds(NULL);
+-- an as_of in a later month lapses holds, but the member's usage stays in
+-- the current period
+SELECT credits.set_member_limit('holds_ttl', 'jim', 50);
+SELECT status, member_used FROM credits.charge('holds_ttl', 'jim', 30);
+SELECT credits.reserve('holds_ttl', 'jim', 5) > 0 AS reserved;
+CALL credits.expire_holds(now() + interval '40 days');
+SELECT member, used, held, remaining_limit FROM credits.member_usage WHERE pool = 'holds_ttl' AND member = 'jim';
+SELECT credits.balance('holds_ttl', 'jim') AS jim;
+SELECT * FROM credits.charge('holds_ttl', 'jim', 45);
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
