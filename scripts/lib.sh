@@ -59,6 +59,9 @@ unix_socket_directories = '$RUN_DIR'
 port = 5432
 shared_preload_libraries = 'pg_cron'
 cron.database_name = 'postgres'
+# socket-only server: pg_cron runs jobs in background workers, not over libpq
+cron.use_background_workers = on
+max_worker_processes = 20
 max_connections = 120
 shared_buffers = '256MB'
 fsync = on
