@@ -727,7 +727,9 @@ DECLARE
 	v_id bigint;
 	v_count integer := 0;
 BEGIN
-	FOR k IN s.issued_through + 1 .. v_last LOOP
+	-- period k expires at the start of k + 1 + rollover_periods: the periods
+	-- before v_last - rollover_periods have all expired by `as_of`
+	FOR k IN greatest(s.issued_through + 1, v_last - s.rollover_periods) .. v_last LOOP
 		v_start := credits._period_at(s.anchor, s.period, k);
 		v_expires := credits._period_at(s.anchor, s.period, k + 1 + s.rollover_periods);
 		CONTINUE WHEN v_expires <= p_as_of;
@@ -771,8 +773,8 @@ BEGIN
 		RAISE EXCEPTION 'invalid period: must be a positive interval' USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = format('period was %s.', period);
 	END IF;
-	IF rollover_periods < 0 THEN
-		RAISE EXCEPTION 'invalid rollover_periods: must be 0 or more' USING ERRCODE = 'invalid_parameter_value',
+	IF rollover_periods < 0 OR rollover_periods > 1000 THEN
+		RAISE EXCEPTION 'invalid rollover_periods: must be from 0 to 1000' USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = format('rollover_periods was %s.', rollover_periods);
 	END IF;
 	v_pool := credits._lock_pool(pool);
@@ -799,15 +801,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_pool credits.pools;
+	s credits.subscriptions;
 BEGIN
 	PERFORM credits._require('pool', pool, 'plan', plan);
 	v_pool := credits._lock_pool(pool);
-	UPDATE credits.subscriptions x SET cancelled_at = now()
+	SELECT * INTO s FROM credits.subscriptions x
 	 WHERE x.pool_id = v_pool.pool_id AND x.plan = cancel_subscription.plan AND x.cancelled_at IS NULL;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'pool "%" has no active subscription to plan "%"', pool, plan
-			USING ERRCODE = 'CR010';
+			USING ERRCODE = 'CR010', HINT = 'Subscribe with credits.subscribe().';
 	END IF;
+	-- periods that started before the cancellation are owed even if
+	-- maintenance has not issued them yet; only later ones are stopped
+	PERFORM credits._issue_periods(s, now());
+	UPDATE credits.subscriptions x SET cancelled_at = now()
+	 WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id;
 END
 $$;
 
@@ -872,7 +880,10 @@ DECLARE
 	v_pool bigint;
 	v_any boolean := false;
 BEGIN
-	CREATE TEMP TABLE IF NOT EXISTS credits_expiring (pool_id bigint, grant_id bigint, was bigint) ON COMMIT DROP;
+	-- IF NOT EXISTS would send a NOTICE for every batch after the first
+	IF to_regclass('pg_temp.credits_expiring') IS NULL THEN
+		CREATE TEMP TABLE credits_expiring (pool_id bigint, grant_id bigint, was bigint) ON COMMIT DROP;
+	END IF;
 	TRUNCATE credits_expiring;
 	INSERT INTO credits_expiring (pool_id, grant_id)
 	SELECT g.pool_id, g.grant_id FROM credits.grants g
@@ -917,6 +928,26 @@ BEGIN
 END
 $$;
 
+-- One row per subscription, amounts in credits: what it issues, and when.
+CREATE VIEW credits.subscription_status AS
+SELECT x.subscription_id,
+       p.pool,
+       x.plan,
+       x.kind,
+       credits._to_credits(x.credits_per_period) AS credits_per_period,
+       x.period,
+       x.rollover_periods,
+       x.anchor,
+       CASE WHEN x.issued_through >= 0 THEN credits._period_at(x.anchor, x.period, x.issued_through) END
+           AS last_period_start,
+       CASE WHEN x.cancelled_at IS NULL THEN credits._period_at(x.anchor, x.period, x.issued_through + 1) END
+           AS next_period_start,
+       CASE WHEN x.cancelled_at IS NULL THEN 'active' ELSE 'cancelled' END AS status,
+       x.created_at,
+       x.cancelled_at
+  FROM credits.subscriptions x
+  JOIN credits.pools p USING (pool_id);
+
 -- The one line a DBA schedules:
 --   SELECT cron.schedule('credits', '* * * * *', 'CALL credits.maintain()');
 CREATE PROCEDURE credits.maintain()
@@ -948,6 +979,9 @@ CREATE TABLE credits.alert_state (
 	metric text NOT NULL,
 	member text NOT NULL,
 	fired boolean NOT NULL,
+	-- member_usage_percent: the member's period when last checked; a new
+	-- period re-arms (usage starts again from 0)
+	period_start timestamptz,
 	PRIMARY KEY (pool_id, metric, member)
 );
 
@@ -1007,6 +1041,10 @@ DECLARE
 	v_pool credits.pools;
 BEGIN
 	PERFORM credits._require('pool', pool, 'metric', metric);
+	IF metric NOT IN ('pool_balance_below', 'member_usage_percent') THEN
+		RAISE EXCEPTION 'unknown metric "%"', metric
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Metrics: pool_balance_below, member_usage_percent.';
+	END IF;
 	v_pool := credits._lock_pool(pool);
 	DELETE FROM credits.alert_rules r WHERE r.pool_id = v_pool.pool_id AND r.metric = remove_alert.metric;
 	DELETE FROM credits.alert_state s WHERE s.pool_id = v_pool.pool_id AND s.metric = remove_alert.metric;
@@ -1079,6 +1117,7 @@ DECLARE
 	v_threshold numeric;
 	v_used bigint;
 	v_percent numeric;
+	v_period timestamptz;
 BEGIN
 	SELECT threshold INTO v_threshold FROM credits.alert_rules
 	 WHERE pool_id = NEW.pool_id AND metric = 'member_usage_percent';
@@ -1087,15 +1126,23 @@ BEGIN
 	END IF;
 	-- the row as committed by this transaction, not as the event saw it
 	SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END + m.held,
-	       m.credit_limit
-	  INTO v_used, NEW.credit_limit
+	       m.credit_limit, credits._period_start(m.period, now())
+	  INTO v_used, NEW.credit_limit, v_period
 	  FROM credits.members m WHERE m.pool_id = NEW.pool_id AND m.member = NEW.member;
 	IF NEW.credit_limit IS NULL THEN
 		RETURN NULL;
 	END IF;
 	v_percent := CASE WHEN NEW.credit_limit = 0 THEN CASE WHEN v_used > 0 THEN 100 ELSE 0 END
 	                  ELSE round(v_used * 100.0 / NEW.credit_limit, 2) END;
+	-- an alert that fired in an earlier period is armed again: the first
+	-- charge of a new period can cross the threshold on its own
+	UPDATE credits.alert_state s SET fired = false
+	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
+	   AND s.fired AND s.period_start IS DISTINCT FROM v_period;
 	PERFORM credits._alert_check(NEW.pool_id, 'member_usage_percent', NEW.member, v_percent, v_percent >= v_threshold);
+	UPDATE credits.alert_state s SET period_start = v_period
+	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
+	   AND s.period_start IS DISTINCT FROM v_period;
 	RETURN NULL;
 END
 $$;
@@ -1139,4 +1186,5 @@ GRANT EXECUTE ON FUNCTION
 TO credits_owner;
 GRANT EXECUTE ON PROCEDURE credits.renew_subscriptions(timestamptz), credits.expire_grants(timestamptz),
 	credits.maintain() TO credits_owner;
-GRANT SELECT ON credits.alerts TO credits_reader;
+GRANT SELECT ON credits.alerts, credits.subscription_status TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits._period_at(timestamptz, interval, integer) TO credits_reader;
