@@ -124,7 +124,9 @@ BEGIN
 			 WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
 			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, held, hold_id, reason)
 			VALUES (p_pool_id, 'release', h.member, part.grant_id, v_back, -v_back, p_hold_id, p_reason);
-			IF credits._grant_dead(g, p_at) THEN
+			-- now, not p_at: expire_holds(as_of) with a later as_of lapses
+			-- holds, but a grant still live now keeps what they give back
+			IF credits._grant_dead(g, now()) THEN
 				-- the grant died while this part was held: it goes with the grant
 				UPDATE credits.grants SET remaining = remaining - v_back
 				 WHERE pool_id = p_pool_id AND grant_id = part.grant_id;

@@ -299,6 +299,13 @@ CALL credits.expire_holds(now() + interval '40 days');
 SELECT member, used, held, remaining_limit FROM credits.member_usage WHERE pool = 'holds_ttl' AND member = 'jim';
 SELECT credits.balance('holds_ttl', 'jim') AS jim;
 SELECT * FROM credits.charge('holds_ttl', 'jim', 45);
+-- nor does it expire what lapsed holds give back to a grant still live now
+SELECT credits.create_pool('holds_ttl_live') > 0 AS created;
+SELECT credits.grant('holds_ttl_live', 10, 'promo', expires_at => now() + interval '2 hours') > 0 AS granted;
+SELECT credits.reserve('holds_ttl_live', 'jim', 10) > 0 AS reserved;
+CALL credits.expire_holds(now() + interval '1 day');
+SELECT kind, remaining, held, status FROM credits.grant_balances WHERE pool = 'holds_ttl_live';
+SELECT credits.balance('holds_ttl_live') AS balance;
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
