@@ -175,6 +175,9 @@ END
 $$;
 CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON credits.ledger
 	FOR EACH STATEMENT EXECUTE FUNCTION credits._ledger_append_only();
+-- ALWAYS: also under session_replication_role = replica, which otherwise
+-- silences triggers and would let a superuser rewrite history unnoticed.
+ALTER TABLE credits.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
 
 -- Member access and limits, checked wherever usage is recorded.
 CREATE FUNCTION credits._member_usage_guard()
@@ -609,11 +612,14 @@ SELECT h.at,
        h.member,
        h.feature,
        credits._to_credits(h.requested) AS credits,
-       ARRAY(SELECT DISTINCT g.kind
+       -- in deduction order: a charge writes its parts in the order it takes them
+       ARRAY(SELECT g.kind
                FROM credits.ledger x
                JOIN credits.grants g ON g.pool_id = x.pool_id AND g.grant_id = x.grant_id
-              WHERE x.charge_id = h.entry_id AND x.grant_id IS NOT NULL
-              ORDER BY g.kind) AS credit_kinds,
+              WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
+                AND x.entry_type = h.entry_type AND x.grant_id IS NOT NULL
+              GROUP BY g.kind
+              ORDER BY min(x.entry_id)) AS credit_kinds,
        h.status,
        h.reason,
        h.entry_id AS charge_id,
@@ -624,6 +630,27 @@ SELECT h.at,
   FROM credits.ledger h
   JOIN credits.pools p USING (pool_id)
  WHERE h.status IS NOT NULL;
+
+-- The ledger as readers see it: pool keys and amounts in credits.
+CREATE VIEW credits.ledger_entries AS
+SELECT l.entry_id,
+       l.at,
+       l.actor,
+       l.entry_type,
+       p.pool,
+       l.member,
+       l.grant_id,
+       credits._to_credits(l.amount) AS amount,
+       credits._to_credits(l.held) AS held,
+       l.charge_id,
+       l.hold_id,
+       l.status,
+       l.reason,
+       l.feature,
+       l.idempotency_key,
+       l.metadata
+  FROM credits.ledger l
+  JOIN credits.pools p USING (pool_id);
 
 -------------------------------------------------------------------------------
 -- verify(): every broken invariant, empty when all hold.
@@ -726,5 +753,6 @@ GRANT EXECUTE ON FUNCTION
 	credits.verify()
 TO credits_owner;
 
-GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log
+GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log,
+	credits.ledger_entries
 TO credits_reader;
