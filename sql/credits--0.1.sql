@@ -593,7 +593,7 @@ SELECT p.pool,
        credits._to_credits(m.credit_limit) AS credit_limit,
        CASE
            WHEN m.credit_limit IS NULL THEN NULL
-           WHEN m.credit_limit = 0 THEN CASE WHEN u.used + m.held > 0 THEN 100::numeric ELSE 0::numeric END
+           WHEN m.credit_limit = 0 THEN CASE WHEN u.used + m.held > 0 THEN 100.00 ELSE 0.00 END
            ELSE round((u.used + m.held)::numeric * 100 / m.credit_limit, 2)
        END AS percent_used,
        credits._to_credits(CASE WHEN m.credit_limit IS NULL THEN NULL
