@@ -12,18 +12,18 @@ GRANT credits_app TO regress_ledger_app;
 -------------------------------------------------------------------------------
 -- Entries and their actors (docs/ledger.md)
 -------------------------------------------------------------------------------
-SET ROLE regress_ledger_admin;
+SET ROLE regress_ledger_admin;     -- member of credits_owner
 SELECT credits.create_pool('ledger_acme') > 0 AS created;
 SELECT credits.grant('ledger_acme', 10, 'free') > 0 AS granted;
 SELECT credits.grant('ledger_acme', 100, metadata => '{"invoice": "INV-1"}') AS purchased_id \gset
 RESET ROLE;
 
-SET ROLE regress_ledger_app;
+SET ROLE regress_ledger_app;       -- member of credits_app
 SELECT status, charged FROM credits.charge('ledger_acme', 'alice', 25, 'chat', metadata => '{"request": "r-1"}');
 SELECT status FROM credits.try_charge('ledger_acme', 'alice', 1000, 'chat');
 RESET ROLE;
 
-SET ROLE regress_ledger_admin;
+SET ROLE regress_ledger_admin;     -- member of credits_owner
 SELECT credits.void_grant(:purchased_id, 'chargeback') AS voided;
 RESET ROLE;
 
@@ -78,13 +78,13 @@ DELETE FROM credits.ledger;
 RESET session_replication_role;
 
 -- The owner and the application roles may not write it at all.
-SET ROLE regress_ledger_admin;
+SET ROLE regress_ledger_admin;     -- member of credits_owner
 UPDATE credits.ledger SET amount = 0;
 DELETE FROM credits.ledger;
 TRUNCATE credits.ledger;
 INSERT INTO credits.ledger (pool_id, entry_type) VALUES (1, 'adjust');
 RESET ROLE;
-SET ROLE regress_ledger_app;
+SET ROLE regress_ledger_app;       -- member of credits_app
 UPDATE credits.ledger SET amount = 0;
 DELETE FROM credits.ledger;
 TRUNCATE credits.ledger;
