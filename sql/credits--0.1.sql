@@ -274,6 +274,10 @@ DECLARE
 	v_id bigint;
 BEGIN
 	PERFORM credits._require('pool', pool, 'settings', settings);
+	IF pool = '' THEN
+		RAISE EXCEPTION 'invalid pool key: must not be empty'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use the application''s own organization id or slug.';
+	END IF;
 	IF jsonb_typeof(settings) <> 'object' THEN
 		RAISE EXCEPTION 'invalid settings: expected a JSON object'
 			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('settings was %s.', settings);
@@ -347,7 +351,8 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION credits.set_member_limits(pool text, members text[], amount numeric, mode text DEFAULT 'each')
+CREATE FUNCTION credits.set_member_limits(pool text, members text[], amount numeric, mode text DEFAULT 'each',
+                                          period text DEFAULT 'month')
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -357,7 +362,7 @@ DECLARE
 	v_each numeric;
 	v_member text;
 BEGIN
-	PERFORM credits._require('pool', pool, 'members', members, 'amount', amount, 'mode', mode);
+	PERFORM credits._require('pool', pool, 'members', members, 'amount', amount, 'mode', mode, 'period', period);
 	IF array_position(members, NULL) IS NOT NULL THEN
 		RAISE EXCEPTION 'members must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -376,7 +381,7 @@ BEGIN
 		v_each := trunc(amount / cardinality(v_members), 6);
 	END IF;
 	FOREACH v_member IN ARRAY v_members LOOP
-		PERFORM credits.set_member_limit(pool, v_member, v_each);
+		PERFORM credits.set_member_limit(pool, v_member, v_each, period);
 	END LOOP;
 END
 $$;
@@ -452,7 +457,17 @@ DECLARE
 BEGIN
 	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
 	v_amount := credits._amount(amount, 'amount', false);
-	v_rank := coalesce(priority, credits._kind_rank(kind));
+	-- the kind is checked even when an explicit priority replaces its rank
+	v_rank := credits._kind_rank(kind);
+	IF priority IS NOT NULL THEN
+		v_rank := priority;
+	END IF;
+	IF NOT isfinite(effective_at) OR (expires_at IS NOT NULL AND NOT isfinite(expires_at)) THEN
+		RAISE EXCEPTION 'a grant''s effective_at and expires_at must be finite'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('effective_at %s, expires_at %s.', effective_at, coalesce(expires_at::text, 'NULL')),
+			      HINT = 'Pass expires_at => NULL for credits that never expire.';
+	END IF;
 	IF expires_at IS NOT NULL AND expires_at <= effective_at THEN
 		RAISE EXCEPTION 'a grant must expire after it takes effect'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -744,7 +759,7 @@ TO credits_reader;
 GRANT EXECUTE ON FUNCTION
 	credits.create_pool(text, text, jsonb),
 	credits.set_member_limit(text, text, numeric, text),
-	credits.set_member_limits(text, text[], numeric, text),
+	credits.set_member_limits(text, text[], numeric, text, text),
 	credits.remove_member_limit(text, text),
 	credits.revoke_access(text, text),
 	credits.restore_access(text, text),
