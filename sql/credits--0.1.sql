@@ -454,6 +454,7 @@ DECLARE
 	v_amount bigint;
 	v_rank integer;
 	v_id bigint;
+	v_unspent numeric;
 BEGIN
 	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
 	v_amount := credits._amount(amount, 'amount', false);
@@ -479,6 +480,17 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      DETAIL = format('amount %s, topup_increment %s.', amount, credits._to_credits(v_pool.topup_increment)),
 			      HINT = 'Buy credits in multiples of the top-up increment.';
+	END IF;
+	-- Balances are summed in int64 micro-credits: a pool's unspent credits
+	-- stay below 9 * 10^12 so that no sum of them can overflow.
+	SELECT coalesce(sum(g.remaining + g.held), 0) INTO v_unspent
+	  FROM credits.grants g
+	 WHERE g.pool_id = v_pool.pool_id AND g.voided_at IS NULL AND g.expired_at IS NULL;
+	IF v_unspent + v_amount > 9000000000000000000 THEN
+		RAISE EXCEPTION 'grant of % would take pool "%" above 9000000000000 unspent credits', amount, pool
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('amount %s, unspent %s.', amount, credits._to_credits(v_unspent)),
+			      HINT = 'Void what will not be used, or keep the credits in another pool.';
 	END IF;
 	IF member IS NOT NULL THEN
 		PERFORM credits._enroll(v_pool.pool_id, member);
