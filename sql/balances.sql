@@ -1,5 +1,5 @@
 -- Balances: balance(pool) and balance(pool, member).
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -------------------------------------------------------------------------------
@@ -76,6 +76,10 @@ SELECT credits.balance('balances_acme') AS pool;
 SELECT credits.create_pool('balances_empty') > 0 AS created;
 SELECT credits.balance('balances_empty') AS pool, credits.balance('balances_empty', 'alice') AS alice;
 SELECT credits.balance('balances_nope');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.balance('balances_nope', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.balance(NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.balance(NULL, 'alice');
+\echo :LAST_ERROR_SQLSTATE

@@ -1,7 +1,7 @@
 -- Charges: charge, try_charge, the FIFO deduction order, idempotency,
 -- zero-cost charges, member limits and access, and argument errors.
 -- Ids differ between runs: they are captured with \gset, never printed.
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -------------------------------------------------------------------------------
@@ -50,11 +50,16 @@ SELECT replayed FROM credits.charge('charges_acme', 'alice', 5, 'chat', 'req-1',
 
 -- The same key with a different amount, member or feature: CR005
 SELECT * FROM credits.charge('charges_acme', 'alice', 6, 'chat', 'req-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'bob', 5, 'chat', 'req-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', 5, 'image', 'req-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', 5, NULL, 'req-1');
+\echo :LAST_ERROR_SQLSTATE
 -- try_charge raises CR005 as well
 SELECT * FROM credits.try_charge('charges_acme', 'alice', 6, 'chat', 'req-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) = :entries_before AS nothing_logged FROM credits.ledger_entries WHERE pool = 'charges_acme';
 
 -- Keys belong to a pool: the same key in another pool is a new charge.
@@ -100,11 +105,13 @@ SELECT credits.set_member_limit('charges_acme', 'carol', 10);
 SELECT status, charged, member_used FROM credits.charge('charges_acme', 'carol', 8);
 -- docs example
 SELECT * FROM credits.charge('charges_acme', 'carol', 3);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status, charged, balance, member_used FROM credits.try_charge('charges_acme', 'carol', 3);
 -- up to the limit exactly is fine; a zero-cost charge at the limit too
 SELECT status, charged, member_used FROM credits.charge('charges_acme', 'carol', 2);
 SELECT status, charged, member_used FROM credits.charge('charges_acme', 'carol', 0);
 SELECT * FROM credits.charge('charges_acme', 'carol', 0.000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT used, credit_limit, remaining_limit FROM credits.member_usage
  WHERE pool = 'charges_acme' AND member = 'carol';
 
@@ -113,6 +120,7 @@ SELECT used, credit_limit, remaining_limit FROM credits.member_usage
 -------------------------------------------------------------------------------
 SELECT credits.revoke_access('charges_acme', 'dave');
 SELECT * FROM credits.charge('charges_acme', 'dave', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status, charged FROM credits.try_charge('charges_acme', 'dave', 1);
 SELECT status, charged FROM credits.try_charge('charges_acme', 'dave', 0);
 SELECT credits.restore_access('charges_acme', 'dave');
@@ -124,26 +132,42 @@ SELECT status, charged FROM credits.charge('charges_acme', 'dave', 1);
 SELECT credits.balance('charges_acme') AS balance;
 -- docs example
 SELECT * FROM credits.charge('charges_acme', 'alice', 1000);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status, charged, balance FROM credits.try_charge('charges_acme', 'alice', 1000);
 
 -------------------------------------------------------------------------------
 -- Unknown pool, invalid amounts, NULL arguments
 -------------------------------------------------------------------------------
 SELECT * FROM credits.charge('charges_nope', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.try_charge('charges_nope', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', 0.0000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', '-Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', 1e13);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.try_charge('charges_acme', 'alice', -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge(NULL, 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', NULL, 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'alice', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.try_charge(NULL, 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.try_charge('charges_acme', NULL, 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.try_charge('charges_acme', 'alice', NULL);
+\echo :LAST_ERROR_SQLSTATE
 
 -------------------------------------------------------------------------------
 -- A failed charge changes nothing
@@ -154,14 +178,19 @@ SELECT credits.balance('charges_acme') AS balance_before,
        (SELECT used FROM credits.member_usage WHERE pool = 'charges_acme' AND member = 'carol') AS carol_before
 \gset
 SELECT * FROM credits.charge('charges_acme', 'erin', 1000);           -- CR001, erin is new
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'carol', 5);             -- CR002
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'frank', 1, 'chat', 'req-1'); -- CR005
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('charges_acme', 'gina', -5);             -- 22023
+\echo :LAST_ERROR_SQLSTATE
 -- inside a transaction, the failed charge aborts only what a savepoint wraps
 BEGIN;
 SELECT status, charged FROM credits.charge('charges_acme', 'alice', 1);
 SAVEPOINT before_charge;
 SELECT * FROM credits.charge('charges_acme', 'alice', 1000);
+\echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO before_charge;
 ROLLBACK;
 SELECT credits.balance('charges_acme') = :balance_before AS balance_unchanged,
@@ -215,6 +244,7 @@ SELECT row_number() OVER (ORDER BY e.entry_id) AS n, b.external_ref AS grant, -e
 SELECT credit_kinds FROM credits.transaction_log WHERE charge_id = :charge_id;
 -- alice has nothing left; bob's own grant is still his
 SELECT * FROM credits.charge('charges_fifo', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status, charged, balance FROM credits.charge('charges_fifo', 'bob', 1);
 SELECT external_ref AS grant, remaining, status FROM credits.grant_balances
  WHERE pool = 'charges_fifo' AND remaining > 0 ORDER BY external_ref;
@@ -242,6 +272,7 @@ SELECT credits.balance('charges_members') AS pool_balance,
        credits.balance('charges_members', 'alice') AS alice,
        credits.balance('charges_members', 'bob') AS bob;
 SELECT * FROM credits.charge('charges_members', 'alice', 30);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status, charged, balance FROM credits.charge('charges_members', 'alice', 20);
 SELECT status, charged, balance FROM credits.charge('charges_members', 'bob', 30);
 SELECT external_ref AS grant, member, remaining FROM credits.grant_balances
@@ -254,6 +285,7 @@ SELECT credits.create_pool('charges_future') > 0 AS created;
 SELECT credits.grant('charges_future', 100, effective_at => now() + interval '1 hour') > 0 AS granted;
 SELECT credits.balance('charges_future') AS balance;
 SELECT * FROM credits.charge('charges_future', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status FROM credits.try_charge('charges_future', 'alice', 1);
 
 -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 -- members and grants functions raise; 22004 for a NULL in each required
 -- argument; 22023 for each kind of invalid amount; a failed call changes
 -- nothing. Every example of docs/errors.md is here.
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -- Runs one statement and returns the error it raised (no row if none).
@@ -47,7 +47,9 @@ SELECT e.*
 
 -- The same errors as psql shows them (docs example)
 SELECT credits.set_member_limit('errors_acme', 'bob', 500);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('errors_acme', 'carol', 5);
+\echo :LAST_ERROR_SQLSTATE
 
 -- docs example: branching on the SQLSTATE in PL/pgSQL
 DO $$

@@ -2,7 +2,7 @@
 -- external_ref, metadata, topup_increment, expiry bounds) and void_grant,
 -- with their errors. Every example of docs/grants.md is here.
 -- Ids differ between runs: they are captured with \gset, never printed.
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
@@ -29,8 +29,11 @@ SELECT entry_type, g.kind, e.amount, e.member
 
 -- kinds are exact, lower-case names
 SELECT credits.grant('grants_acme', 10, 'gift');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 10, 'Free');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 10, 'gift', priority => 5);
+\echo :LAST_ERROR_SQLSTATE
 
 -------------------------------------------------------------------------------
 -- Member-only grants
@@ -45,6 +48,7 @@ SELECT credits.balance('grants_team') AS pool,
        credits.balance('grants_team', 'bob') AS bob;
 -- only alice can use it
 SELECT * FROM credits.charge('grants_team', 'bob', 20);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status, charged FROM credits.charge('grants_team', 'alice', 20);
 SELECT member, kind, amount, remaining FROM credits.grant_balances WHERE pool = 'grants_team' ORDER BY grant_id;
 -- the grant enrolled alice; her grant's ledger entry names her
@@ -60,6 +64,7 @@ SELECT credits.grant('grants_later', 100, 'plan', effective_at => now() + interv
 SELECT status, remaining FROM credits.grant_balances WHERE grant_id = :later_id;
 SELECT credits.balance('grants_later') AS balance;
 SELECT * FROM credits.charge('grants_later', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 -- a back-dated grant is spendable at once
 SELECT credits.grant('grants_later', 5, effective_at => now() - interval '1 day') AS earlier_id \gset
 SELECT credits.balance('grants_later') AS balance;
@@ -70,13 +75,19 @@ SELECT grant_id = :later_id AS is_later_grant, status, remaining
 -- expires_at must come after effective_at
 SELECT credits.grant('grants_later', 10, expires_at => '2030-01-01 00:00:00+00',
                      effective_at => '2030-01-01 00:00:00+00');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_later', 10, expires_at => '2029-12-31 00:00:00+00',
                      effective_at => '2030-01-01 00:00:00+00');
+\echo :LAST_ERROR_SQLSTATE
 -- ... and both must be finite: a grant that never expires has expires_at NULL
 SELECT credits.grant('grants_later', 10, expires_at => 'infinity', effective_at => '2030-01-01 00:00:00+00');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_later', 10, effective_at => 'infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_later', 10, effective_at => '-infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_later', 10, effective_at => NULL);
+\echo :LAST_ERROR_SQLSTATE
 -- a grant that already expired may be recorded (back-filling history); it is
 -- never spendable
 SELECT credits.grant('grants_later', 7, 'promo', expires_at => '2020-02-01 00:00:00+00',
@@ -115,6 +126,7 @@ SELECT entry_type, amount, metadata FROM credits.ledger_entries WHERE grant_id =
 SELECT credits.create_pool('grants_topup', settings => '{"topup_increment": 10}') > 0 AS created;
 SELECT credits.grant('grants_topup', 30) > 0 AS granted;
 SELECT credits.grant('grants_topup', 25);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_topup', 25, 'promo') > 0 AS granted;   -- only purchases are bound
 SELECT credits.balance('grants_topup') AS balance;
 
@@ -122,15 +134,25 @@ SELECT credits.balance('grants_topup') AS balance;
 -- Argument errors
 -------------------------------------------------------------------------------
 SELECT credits.grant('grants_nowhere', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 0);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', -10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 0.0000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 1000000000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant(NULL, 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('grants_acme', 10, NULL);
+\echo :LAST_ERROR_SQLSTATE
 -- amounts are exact: 6 places, trailing zeros ignored, up to 10^12
 SELECT credits.grant('grants_acme', 0.000001) AS tiny_id \gset
 SELECT credits.grant('grants_acme', 1.2500000) AS trailing_id \gset
@@ -143,6 +165,7 @@ SELECT count(*) AS grants, sum(amount) AS total FROM credits.grant_balances WHER
 SELECT credits.create_pool('grants_big') > 0 AS created;
 SELECT count(credits.grant('grants_big', 1000000000000)) AS grants FROM generate_series(1, 9);
 SELECT credits.grant('grants_big', 0.000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.balance('grants_big') AS balance;
 SELECT status, charged, balance FROM credits.charge('grants_big', 'alice', 1);
 SELECT credits.grant('grants_big', 1) > 0 AS granted;
@@ -165,6 +188,7 @@ SELECT count(*) AS void_entries FROM credits.ledger_entries WHERE grant_id = :pa
 
 -- a voided grant is never used again
 SELECT * FROM credits.charge('grants_void', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 
 -- a scheduled grant, a member's grant, an exhausted grant
 SELECT credits.grant('grants_void', 40, effective_at => now() + interval '7 days') AS sched_id \gset
@@ -180,7 +204,9 @@ SELECT member, amount, reason FROM credits.ledger_entries
 
 -- errors
 SELECT credits.void_grant(999999999);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.void_grant(NULL);
+\echo :LAST_ERROR_SQLSTATE
 
 -------------------------------------------------------------------------------
 -- Everything above kept the books straight.

@@ -1,6 +1,6 @@
 -- The ledger: append-only, one entry per change of a grant's balance, each
 -- with its time, actor, pool, member, grant, amount and metadata.
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -- Roles the application would log in as.
@@ -66,36 +66,52 @@ SELECT count(*) AS entries_before FROM credits.ledger_entries WHERE pool = 'ledg
 -------------------------------------------------------------------------------
 -- docs example
 UPDATE credits.ledger SET amount = 0;
+\echo :LAST_ERROR_SQLSTATE
 DELETE FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 TRUNCATE credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 -- also for rows of one pool, and whether or not a row matches
 UPDATE credits.ledger SET metadata = '{}'
  WHERE pool_id = (SELECT pool_id FROM credits.pools WHERE pool = 'ledger_acme');
+\echo :LAST_ERROR_SQLSTATE
 DELETE FROM credits.ledger WHERE false;
+\echo :LAST_ERROR_SQLSTATE
 -- also with triggers of the ordinary kind silenced
 SET session_replication_role = replica;
 DELETE FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 RESET session_replication_role;
 
 -- The owner and the application roles may not write it at all.
 SET ROLE regress_ledger_admin;     -- member of credits_owner
 UPDATE credits.ledger SET amount = 0;
+\echo :LAST_ERROR_SQLSTATE
 DELETE FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 TRUNCATE credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 INSERT INTO credits.ledger (pool_id, entry_type) VALUES (1, 'adjust');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE regress_ledger_app;       -- member of credits_app
 UPDATE credits.ledger SET amount = 0;
+\echo :LAST_ERROR_SQLSTATE
 DELETE FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 TRUNCATE credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 INSERT INTO credits.ledger (pool_id, entry_type) VALUES (1, 'adjust');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- The reporting views are read-only.
 \set VERBOSITY terse
 UPDATE credits.ledger_entries SET amount = 0;
+\echo :LAST_ERROR_SQLSTATE
 DELETE FROM credits.transaction_log;
-\set VERBOSITY verbose
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 
 SELECT count(*) = :entries_before AS ledger_unchanged FROM credits.ledger_entries WHERE pool = 'ledger_acme';
 SELECT * FROM credits.verify()

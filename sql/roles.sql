@@ -3,7 +3,7 @@
 -- write the tables (the ledger least of all). The catalog checks cover every
 -- object of the schema, including ones added later; the SET ROLE checks
 -- call the API as each role. Every example of docs/roles.md is here.
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 SET client_min_messages = warning;
@@ -145,16 +145,27 @@ SELECT credits.grant('roles_acme', 100) > 0 AS granted;
 CREATE ROLE regress_roles_nobody NOLOGIN;
 SET ROLE regress_roles_nobody;
 SELECT credits.create_pool('roles_nobody');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('roles_acme', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.void_grant(999999999);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limit('roles_acme', 'alice', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.revoke_access('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('roles_acme', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.try_charge('roles_acme', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.balance('roles_acme');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.pool_balances;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- Even with USAGE on the schema, PUBLIC may run no function and read nothing.
@@ -162,21 +173,37 @@ CREATE ROLE regress_roles_schema_only NOLOGIN;
 GRANT USAGE ON SCHEMA credits TO regress_roles_schema_only;
 SET ROLE regress_roles_schema_only;
 SELECT credits.create_pool('roles_nobody');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limits('roles_acme', ARRAY['alice'], 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_member_limit('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.restore_access('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('roles_acme', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.void_grant(999999999);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge('roles_acme', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.balance('roles_acme');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.grant_balances;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.member_usage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.transaction_log;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.ledger_entries;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.pools;
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.current_actor();
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits._to_credits(1::bigint);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 REVOKE USAGE ON SCHEMA credits FROM regress_roles_schema_only;
 
@@ -189,19 +216,33 @@ SELECT count(*) FROM credits.member_usage WHERE pool = 'roles_acme';
 SELECT count(*) FROM credits.transaction_log WHERE pool = 'roles_acme';
 SELECT count(*) FROM credits.ledger_entries WHERE pool = 'roles_acme';
 SELECT * FROM credits.charge('roles_acme', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.try_charge('roles_acme', 'alice', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.create_pool('roles_reader');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('roles_acme', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.void_grant(999999999);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limit('roles_acme', 'alice', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limits('roles_acme', ARRAY['alice'], 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_member_limit('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.revoke_access('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.restore_access('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.grants;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.members;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- credits_app: charge, try_charge, balance; no views, no admin.
@@ -210,22 +251,39 @@ SELECT status, charged, balance FROM credits.charge('roles_acme', 'alice', 1);
 SELECT status, charged, balance FROM credits.try_charge('roles_acme', 'alice', 1000);
 SELECT credits.balance('roles_acme') AS balance, credits.balance('roles_acme', 'alice') AS alice;
 SELECT * FROM credits.pool_balances;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.grant_balances;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.member_usage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.transaction_log;
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.ledger_entries;
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.create_pool('roles_app');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.grant('roles_acme', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.void_grant(999999999);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limit('roles_acme', 'alice', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limits('roles_acme', ARRAY['alice'], 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_member_limit('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.revoke_access('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.restore_access('roles_acme', 'alice');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 INSERT INTO credits.ledger (pool_id, entry_type, amount) VALUES (1, 'adjust', 1000);
+\echo :LAST_ERROR_SQLSTATE
 UPDATE credits.grants SET remaining = remaining + 1000;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- credits_owner: all of the API, and everything below.
@@ -245,19 +303,30 @@ SELECT member, used, credit_limit, access FROM credits.member_usage WHERE pool =
 SELECT count(*) AS problems FROM credits.verify();
 -- ... but it writes no table directly
 INSERT INTO credits.ledger (pool_id, entry_type, amount) VALUES (1, 'adjust', 1000);
+\echo :LAST_ERROR_SQLSTATE
 UPDATE credits.ledger SET amount = 0;
+\echo :LAST_ERROR_SQLSTATE
 DELETE FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 TRUNCATE credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 UPDATE credits.grants SET remaining = remaining + 1000;
+\echo :LAST_ERROR_SQLSTATE
 INSERT INTO credits.pools (pool) VALUES ('roles_sneaky');
+\echo :LAST_ERROR_SQLSTATE
 UPDATE credits.members SET revoked = false;
+\echo :LAST_ERROR_SQLSTATE
 SELECT nextval('credits.grant_id_seq');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- Not even a superuser may rewrite the ledger.
 UPDATE credits.ledger SET amount = 0 WHERE false;
+\echo :LAST_ERROR_SQLSTATE
 DELETE FROM credits.ledger WHERE false;
+\echo :LAST_ERROR_SQLSTATE
 TRUNCATE credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
 
 -------------------------------------------------------------------------------
 -- docs example: a login role per application, each granted one credits_* role
@@ -272,6 +341,7 @@ SELECT credits.grant('roles_acme', 10, 'free') > 0 AS granted;
 SET ROLE regress_roles_web;
 SELECT status, charged FROM credits.charge('roles_acme', 'bob', 4);
 SELECT credits.grant('roles_acme', 10, 'free');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 -- the ledger records who did what (here: all but the superuser running this)
 SELECT entry_type, actor, member, amount

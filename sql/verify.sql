@@ -1,7 +1,7 @@
 -- verify(): every broken invariant, empty when all hold. Each broken case is
 -- made by hand as superuser inside BEGIN ... ROLLBACK (the only way: the API
 -- cannot break them), and verify() must name it.
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -- docs example: the whole database is consistent

@@ -1,5 +1,5 @@
 -- Reporting views: pool_balances, grant_balances, member_usage, transaction_log.
-\set VERBOSITY verbose
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -------------------------------------------------------------------------------
