@@ -175,6 +175,9 @@ END
 $$;
 CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON credits.ledger
 	FOR EACH STATEMENT EXECUTE FUNCTION credits._ledger_append_only();
+-- ALWAYS: also under session_replication_role = replica, which otherwise
+-- silences triggers and would let a superuser rewrite history unnoticed.
+ALTER TABLE credits.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
 
 -- Member access and limits, checked wherever usage is recorded.
 CREATE FUNCTION credits._member_usage_guard()
@@ -271,6 +274,10 @@ DECLARE
 	v_id bigint;
 BEGIN
 	PERFORM credits._require('pool', pool, 'settings', settings);
+	IF pool = '' THEN
+		RAISE EXCEPTION 'invalid pool key: must not be empty'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use the application''s own organization id or slug.';
+	END IF;
 	IF jsonb_typeof(settings) <> 'object' THEN
 		RAISE EXCEPTION 'invalid settings: expected a JSON object'
 			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('settings was %s.', settings);
@@ -344,7 +351,8 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION credits.set_member_limits(pool text, members text[], amount numeric, mode text DEFAULT 'each')
+CREATE FUNCTION credits.set_member_limits(pool text, members text[], amount numeric, mode text DEFAULT 'each',
+                                          period text DEFAULT 'month')
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -354,7 +362,7 @@ DECLARE
 	v_each numeric;
 	v_member text;
 BEGIN
-	PERFORM credits._require('pool', pool, 'members', members, 'amount', amount, 'mode', mode);
+	PERFORM credits._require('pool', pool, 'members', members, 'amount', amount, 'mode', mode, 'period', period);
 	IF array_position(members, NULL) IS NOT NULL THEN
 		RAISE EXCEPTION 'members must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -373,7 +381,7 @@ BEGIN
 		v_each := trunc(amount / cardinality(v_members), 6);
 	END IF;
 	FOREACH v_member IN ARRAY v_members LOOP
-		PERFORM credits.set_member_limit(pool, v_member, v_each);
+		PERFORM credits.set_member_limit(pool, v_member, v_each, period);
 	END LOOP;
 END
 $$;
@@ -446,10 +454,21 @@ DECLARE
 	v_amount bigint;
 	v_rank integer;
 	v_id bigint;
+	v_unspent numeric;
 BEGIN
 	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
 	v_amount := credits._amount(amount, 'amount', false);
-	v_rank := coalesce(priority, credits._kind_rank(kind));
+	-- the kind is checked even when an explicit priority replaces its rank
+	v_rank := credits._kind_rank(kind);
+	IF priority IS NOT NULL THEN
+		v_rank := priority;
+	END IF;
+	IF NOT isfinite(effective_at) OR (expires_at IS NOT NULL AND NOT isfinite(expires_at)) THEN
+		RAISE EXCEPTION 'a grant''s effective_at and expires_at must be finite'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('effective_at %s, expires_at %s.', effective_at, coalesce(expires_at::text, 'NULL')),
+			      HINT = 'Pass expires_at => NULL for credits that never expire.';
+	END IF;
 	IF expires_at IS NOT NULL AND expires_at <= effective_at THEN
 		RAISE EXCEPTION 'a grant must expire after it takes effect'
 			USING ERRCODE = 'invalid_parameter_value',
@@ -461,6 +480,17 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 			      DETAIL = format('amount %s, topup_increment %s.', amount, credits._to_credits(v_pool.topup_increment)),
 			      HINT = 'Buy credits in multiples of the top-up increment.';
+	END IF;
+	-- Balances are summed in int64 micro-credits: a pool's unspent credits
+	-- stay below 9 * 10^12 so that no sum of them can overflow.
+	SELECT coalesce(sum(g.remaining + g.held), 0) INTO v_unspent
+	  FROM credits.grants g
+	 WHERE g.pool_id = v_pool.pool_id AND g.voided_at IS NULL AND g.expired_at IS NULL;
+	IF v_unspent + v_amount > 9000000000000000000 THEN
+		RAISE EXCEPTION 'grant of % would take pool "%" above 9000000000000 unspent credits', amount, pool
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('amount %s, unspent %s.', amount, credits._to_credits(v_unspent)),
+			      HINT = 'Void what will not be used, or keep the credits in another pool.';
 	END IF;
 	IF member IS NOT NULL THEN
 		PERFORM credits._enroll(v_pool.pool_id, member);
@@ -590,7 +620,7 @@ SELECT p.pool,
        credits._to_credits(m.credit_limit) AS credit_limit,
        CASE
            WHEN m.credit_limit IS NULL THEN NULL
-           WHEN m.credit_limit = 0 THEN CASE WHEN u.used + m.held > 0 THEN 100::numeric ELSE 0::numeric END
+           WHEN m.credit_limit = 0 THEN CASE WHEN u.used + m.held > 0 THEN 100.00 ELSE 0.00 END
            ELSE round((u.used + m.held)::numeric * 100 / m.credit_limit, 2)
        END AS percent_used,
        credits._to_credits(CASE WHEN m.credit_limit IS NULL THEN NULL
@@ -609,11 +639,14 @@ SELECT h.at,
        h.member,
        h.feature,
        credits._to_credits(h.requested) AS credits,
-       ARRAY(SELECT DISTINCT g.kind
+       -- in deduction order: a charge writes its parts in the order it takes them
+       ARRAY(SELECT g.kind
                FROM credits.ledger x
                JOIN credits.grants g ON g.pool_id = x.pool_id AND g.grant_id = x.grant_id
-              WHERE x.charge_id = h.entry_id AND x.grant_id IS NOT NULL
-              ORDER BY g.kind) AS credit_kinds,
+              WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
+                AND x.entry_type = h.entry_type AND x.grant_id IS NOT NULL
+              GROUP BY g.kind
+              ORDER BY min(x.entry_id)) AS credit_kinds,
        h.status,
        h.reason,
        h.entry_id AS charge_id,
@@ -624,6 +657,27 @@ SELECT h.at,
   FROM credits.ledger h
   JOIN credits.pools p USING (pool_id)
  WHERE h.status IS NOT NULL;
+
+-- The ledger as readers see it: pool keys and amounts in credits.
+CREATE VIEW credits.ledger_entries AS
+SELECT l.entry_id,
+       l.at,
+       l.actor,
+       l.entry_type,
+       p.pool,
+       l.member,
+       l.grant_id,
+       credits._to_credits(l.amount) AS amount,
+       credits._to_credits(l.held) AS held,
+       l.charge_id,
+       l.hold_id,
+       l.status,
+       l.reason,
+       l.feature,
+       l.idempotency_key,
+       l.metadata
+  FROM credits.ledger l
+  JOIN credits.pools p USING (pool_id);
 
 -------------------------------------------------------------------------------
 -- verify(): every broken invariant, empty when all hold.
@@ -717,7 +771,7 @@ TO credits_reader;
 GRANT EXECUTE ON FUNCTION
 	credits.create_pool(text, text, jsonb),
 	credits.set_member_limit(text, text, numeric, text),
-	credits.set_member_limits(text, text[], numeric, text),
+	credits.set_member_limits(text, text[], numeric, text, text),
 	credits.remove_member_limit(text, text),
 	credits.revoke_access(text, text),
 	credits.restore_access(text, text),
@@ -726,5 +780,6 @@ GRANT EXECUTE ON FUNCTION
 	credits.verify()
 TO credits_owner;
 
-GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log
+GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log,
+	credits.ledger_entries
 TO credits_reader;
