@@ -42,7 +42,8 @@ INSERT INTO contract VALUES
 	('create_pool', 'owner'), ('set_member_limit', 'owner'), ('set_member_limits', 'owner'),
 	('remove_member_limit', 'owner'), ('revoke_access', 'owner'), ('restore_access', 'owner'),
 	('grant', 'owner'), ('void_grant', 'owner'), ('refund', 'owner'),
-	('set_rate', 'owner'), ('set_frequency_cap', 'owner'), ('set_alert', 'owner'),
+	('set_rate', 'owner'), ('set_frequency_cap', 'owner'), ('remove_frequency_cap', 'owner'),
+	('set_alert', 'owner'), ('remove_alert', 'owner'),
 	('subscribe', 'owner'), ('cancel_subscription', 'owner'),
 	('renew_subscriptions', 'owner'), ('expire_grants', 'owner'), ('expire_holds', 'owner'),
 	('maintain', 'owner'), ('verify', 'owner'),
@@ -71,13 +72,18 @@ SELECT p.oid::regprocedure AS function, c.who AS contract,
         OR has_function_privilege('public', p.oid, 'EXECUTE'));
 
 -- Internal functions (names starting with "_"): never PUBLIC or credits_app;
--- credits_reader runs only the helpers the views call. Expected: no rows.
+-- credits_reader runs only the helpers the views call; credits_owner also
+-- the steps of the maintenance procedures (a procedure that commits runs as
+-- its caller). Expected: no rows.
 SELECT p.oid::regprocedure AS function, g.grantee
   FROM pg_proc p CROSS JOIN grantees g
  WHERE p.pronamespace = 'credits'::regnamespace
    AND p.proname LIKE '\_%'
    AND has_function_privilege(g.grantee, p.oid, 'EXECUTE')
-   AND NOT (g.grantee IN ('credits_reader', 'credits_owner') AND p.proname IN ('_to_credits', '_period_start'));
+   AND NOT (g.grantee IN ('credits_reader', 'credits_owner') AND p.proname IN ('_to_credits', '_period_start', '_period_at'))
+   AND NOT (g.grantee = 'credits_owner'
+            AND p.proname IN ('_require', '_in_transaction_block', '_maintenance_lock', '_renew_batch',
+                              '_expire_batch', '_expire_holds_batch'));
 
 -- Every API function runs as its owner (SECURITY DEFINER) with a fixed
 -- search_path. Procedures are not checked: one that commits between batches
