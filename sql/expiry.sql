@@ -1,0 +1,160 @@
+-- Expiry and upkeep: expire_grants(as_of) and its ledger dates, held parts
+-- of expiring grants, expire_holds, maintain(), transaction blocks,
+-- arguments and roles. as_of travels into 2100; ids are never printed.
+\set VERBOSITY verbose
+\set SHOW_CONTEXT never
+SET DateStyle = 'ISO, YMD';
+SET TimeZone = 'UTC';
+SET IntervalStyle = 'postgres';
+
+CREATE TEMP VIEW expiry_grants AS
+SELECT p.pool, g.external_ref AS ref, g.member, b.amount, b.remaining, b.held, g.expires_at, b.status
+  FROM credits.grants g
+  JOIN credits.pools p USING (pool_id)
+  JOIN credits.grant_balances b USING (grant_id);
+
+CREATE TEMP VIEW expiry_ledger AS
+SELECT p.pool, l.at, l.entry_type, g.external_ref AS ref, l.member,
+       credits._to_credits(l.amount) AS credits, credits._to_credits(l.held) AS held, l.reason, l.entry_id
+  FROM credits.ledger l
+  JOIN credits.pools p USING (pool_id)
+  JOIN credits.grants g USING (pool_id, grant_id);
+
+-------------------------------------------------------------------------------
+-- expire_grants (docs/subscriptions-and-expiry.md)
+-------------------------------------------------------------------------------
+SELECT credits.create_pool('expiry_acme') > 0 AS created;
+-- a promotion that ended on 1 February 2020, long before this test ran
+SELECT credits.grant('expiry_acme', 50, 'promo', effective_at => '2020-01-01 00:00+00',
+                     expires_at => '2020-02-01 00:00+00', external_ref => 'promo-2020') > 0 AS granted;
+SELECT credits.grant('expiry_acme', 30, 'free', expires_at => '2100-07-01 00:00+00',
+                     external_ref => 'free-2100') > 0 AS granted;
+SELECT credits.grant('expiry_acme', 100, 'purchased', expires_at => '2101-01-01 00:00+00',
+                     external_ref => 'topup') > 0 AS granted;
+-- Past its expires_at a grant can no longer be spent, before expire_grants
+-- has run: the 2020 promotion is already 'expired' and not in the balance.
+SELECT ref, amount, remaining, expires_at, status FROM expiry_grants WHERE pool = 'expiry_acme' ORDER BY expires_at;
+SELECT credits.balance('expiry_acme') AS balance;
+SELECT status, charged, balance FROM credits.charge('expiry_acme', 'alice', 40);
+
+-- docs example: expire_grants writes what the grant had left as one ledger
+-- entry dated at its expires_at, not at the time the job ran
+CALL credits.expire_grants();
+SELECT at, entry_type, ref, credits, reason
+  FROM expiry_ledger WHERE pool = 'expiry_acme' AND entry_type = 'expire' ORDER BY at, entry_id;
+
+-- Time travel to 1 July 2100: the free grant, used up by the charge, expires
+-- without an entry (it had nothing left); the top-up is still live.
+CALL credits.expire_grants('2100-07-01 00:00+00');
+SELECT ref, remaining, expires_at, status FROM expiry_grants WHERE pool = 'expiry_acme' ORDER BY expires_at;
+-- An as_of just before the top-up's expires_at leaves it alone ...
+CALL credits.expire_grants('2100-12-31 23:59:59.999999+00');
+SELECT ref, remaining, status FROM expiry_grants WHERE pool = 'expiry_acme' AND ref = 'topup';
+-- ... at its expires_at it expires, dated then, even when the job runs later.
+CALL credits.expire_grants('2101-03-15 00:00+00');
+SELECT at, entry_type, ref, credits, reason
+  FROM expiry_ledger WHERE pool = 'expiry_acme' AND entry_type = 'expire' ORDER BY at, entry_id;
+SELECT ref, remaining, status FROM expiry_grants WHERE pool = 'expiry_acme' ORDER BY expires_at;
+SELECT credits.balance('expiry_acme') AS balance;
+
+-- Idempotent: running again (or earlier) writes nothing more.
+SELECT count(*) AS entries FROM expiry_ledger WHERE pool = 'expiry_acme' \gset
+CALL credits.expire_grants('2101-03-15 00:00+00');
+CALL credits.expire_grants('2102-01-01 00:00+00');
+CALL credits.expire_grants();
+SELECT count(*) - :entries AS new_entries FROM expiry_ledger WHERE pool = 'expiry_acme';
+
+-------------------------------------------------------------------------------
+-- Voided, never-expiring and member-only grants
+-------------------------------------------------------------------------------
+SELECT credits.create_pool('expiry_kinds') > 0 AS created;
+SELECT credits.grant('expiry_kinds', 10, 'promo', expires_at => '2100-01-01 00:00+00',
+                     external_ref => 'voided') AS voided_id \gset
+SELECT credits.void_grant(:voided_id, 'chargeback') AS voided;
+SELECT credits.grant('expiry_kinds', 20, 'purchased', external_ref => 'forever') > 0 AS granted;
+SELECT credits.grant('expiry_kinds', 5, 'free', member => 'bob', expires_at => '2100-01-01 00:00+00',
+                     external_ref => 'bob-only') > 0 AS granted;
+CALL credits.expire_grants('2100-01-01 00:00+00');
+-- the voided grant stays voided, the never-expiring one stays; bob's expiry
+-- entry names him
+SELECT ref, member, remaining, status FROM expiry_grants WHERE pool = 'expiry_kinds' ORDER BY ref;
+SELECT CASE WHEN entry_type = 'expire' THEN at END AS at, entry_type, ref, member, credits
+  FROM expiry_ledger WHERE pool = 'expiry_kinds' AND entry_type IN ('expire', 'void') ORDER BY entry_id;
+
+-------------------------------------------------------------------------------
+-- A grant that expires while part of it is held
+-------------------------------------------------------------------------------
+SELECT credits.create_pool('expiry_held') > 0 AS created;
+SELECT credits.grant('expiry_held', 50, 'promo', expires_at => '2100-01-01 00:00+00',
+                     external_ref => 'promo') > 0 AS granted;
+SELECT credits.reserve('expiry_held', 'alice', 20, ttl => '1 hour') AS hold_a \gset
+SELECT credits.reserve('expiry_held', 'bob', 10, ttl => '1 hour') AS hold_b \gset
+-- the held 30 stay with their holds; the 20 not held expire
+CALL credits.expire_grants('2100-01-01 00:00+00');
+SELECT ref, remaining, held, status FROM expiry_grants WHERE pool = 'expiry_held';
+-- a hold can still be captured: the 5 it does not use expire at once
+SELECT status, charged FROM credits.capture(:hold_a, 15);
+-- a released hold expires at once as well
+SELECT credits.release(:hold_b) AS released;
+SELECT entry_type, credits, held, reason
+  FROM expiry_ledger WHERE pool = 'expiry_held' ORDER BY entry_id;
+SELECT ref, remaining, held, status FROM expiry_grants WHERE pool = 'expiry_held';
+SELECT credits.balance('expiry_held') AS balance;
+
+-------------------------------------------------------------------------------
+-- expire_holds and maintain
+-------------------------------------------------------------------------------
+SELECT credits.create_pool('expiry_holds') > 0 AS created;
+SELECT credits.grant('expiry_holds', 100) > 0 AS granted;
+SELECT credits.reserve('expiry_holds', 'alice', 30, ttl => '1 hour') AS hold_id \gset
+-- docs example: two hours from now the hold has lapsed
+CALL credits.expire_holds(now() + interval '2 hours');
+SELECT status, credits._to_credits(amount) AS amount FROM credits.holds WHERE hold_id = :hold_id;
+SELECT credits.balance('expiry_holds') AS balance;
+-- maintain() runs all three jobs at now(); a lapsed promotion gets its entry
+SELECT credits.grant('expiry_holds', 7, 'promo', effective_at => '2020-01-01 00:00+00',
+                     expires_at => '2020-03-01 00:00+00', external_ref => 'old-promo') > 0 AS granted;
+CALL credits.maintain();
+SELECT at, entry_type, ref, credits FROM expiry_ledger WHERE pool = 'expiry_holds' AND entry_type = 'expire';
+
+-------------------------------------------------------------------------------
+-- Inside a transaction block the procedures do all their work in the
+-- caller's transaction: a rollback undoes it
+-------------------------------------------------------------------------------
+SELECT credits.create_pool('expiry_tx') > 0 AS created;
+SELECT credits.grant('expiry_tx', 10, expires_at => '2100-01-01 00:00+00', external_ref => 'g') > 0 AS granted;
+SELECT credits.subscribe('expiry_tx', 'pro', 5, anchor => '2100-01-01 00:00+00') > 0 AS subscribed;
+BEGIN;
+CALL credits.renew_subscriptions('2100-03-01 00:00+00');
+CALL credits.expire_grants('2100-03-01 00:00+00');
+CALL credits.maintain();
+SELECT count(*) FILTER (WHERE entry_type = 'grant') AS grants,
+       count(*) FILTER (WHERE entry_type = 'expire') AS expiries
+  FROM expiry_ledger WHERE pool = 'expiry_tx';
+ROLLBACK;
+SELECT count(*) FILTER (WHERE entry_type = 'grant') AS grants,
+       count(*) FILTER (WHERE entry_type = 'expire') AS expiries
+  FROM expiry_ledger WHERE pool = 'expiry_tx';
+SELECT ref, remaining, status FROM expiry_grants WHERE pool = 'expiry_tx' AND ref = 'g';
+SELECT credits.cancel_subscription('expiry_tx', 'pro');
+
+-------------------------------------------------------------------------------
+-- Arguments and roles
+-------------------------------------------------------------------------------
+CALL credits.expire_grants(NULL);
+CALL credits.expire_holds(NULL);
+SET ROLE credits_app;
+CALL credits.expire_grants();
+CALL credits.expire_holds();
+CALL credits.maintain();
+RESET ROLE;
+SET ROLE credits_reader;
+CALL credits.maintain();
+RESET ROLE;
+SET ROLE credits_owner;
+CALL credits.expire_grants();
+CALL credits.expire_holds();
+CALL credits.maintain();
+RESET ROLE;
+
+SELECT * FROM credits.verify();
