@@ -2,7 +2,9 @@
 -- window (now - per, now]; what counts as a call (successful charges and
 -- holds of the feature, zero-cost ones included); try_charge's
 -- rate_limited; holds and charge_usage; roles and argument errors.
-\set VERBOSITY verbose
+-- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
+-- also print LOCATION lines, which change between PostgreSQL builds).
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -------------------------------------------------------------------------------
@@ -17,6 +19,7 @@ SELECT status, charged FROM credits.charge('caps_acme', 'alice', 5, 'video');
 SELECT status, charged FROM credits.charge('caps_acme', 'alice', 0, 'video');
 -- docs example: the third call within the hour is CR007 ...
 SELECT * FROM credits.charge('caps_acme', 'alice', 5, 'video');
+\echo :LAST_ERROR_SQLSTATE
 -- ... and try_charge returns rate_limited and logs it
 SELECT status, charged, balance, member_used, replayed FROM credits.try_charge('caps_acme', 'alice', 5, 'video');
 SELECT member, feature, credits, status, reason
@@ -44,6 +47,7 @@ SELECT credits.reserve('caps_holds', 'carol', 10, feature => 'render') AS hold1 
 SELECT credits.reserve('caps_holds', 'carol', 10, feature => 'render') AS hold2 \gset
 -- docs example: a third hold, or a charge, of the feature is refused
 SELECT credits.reserve('caps_holds', 'carol', 10, feature => 'render');
+\echo :LAST_ERROR_SQLSTATE
 SELECT status FROM credits.try_charge('caps_holds', 'carol', 1, 'render');
 -- capturing is not another call, and a released hold still was one
 SELECT status, charged FROM credits.capture(:hold1, 4);
@@ -54,6 +58,7 @@ SELECT credits.set_frequency_cap('caps_holds', 'chat', 1, '1 day');
 SELECT status, charged, replayed FROM credits.charge('caps_holds', 'carol', 1, 'chat', 'msg-1');
 SELECT status, charged, replayed FROM credits.charge('caps_holds', 'carol', 1, 'chat', 'msg-1');
 SELECT credits.reserve('caps_holds', 'carol', 1, feature => 'chat');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
@@ -65,6 +70,7 @@ SELECT credits.set_rate('caps_tts', 0.01, 'second');
 SELECT credits.set_frequency_cap('caps_usage', 'caps_tts', 1, '10 minutes');
 SELECT status, charged FROM credits.charge_usage('caps_usage', 'dan', 'caps_tts', 30);
 SELECT * FROM credits.charge_usage('caps_usage', 'dan', 'caps_tts', 30);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
@@ -100,6 +106,7 @@ SELECT status FROM credits.try_charge('caps_change', 'fay', 1, 'video');
 -- 0 calls: the feature is off for everyone
 SELECT credits.set_frequency_cap('caps_change', 'video', 0, '1 hour');
 SELECT * FROM credits.charge('caps_change', 'gus', 0, 'video');
+\echo :LAST_ERROR_SQLSTATE
 -- docs example: remove the cap
 SELECT credits.remove_frequency_cap('caps_change', 'video');
 SELECT status FROM credits.charge('caps_change', 'fay', 1, 'video');
@@ -111,23 +118,36 @@ SELECT credits.remove_frequency_cap('caps_change', 'no-such-feature');
 SELECT credits.set_frequency_cap('caps_change', 'video', 0, '1 hour');
 SELECT credits.revoke_access('caps_change', 'hal');
 SELECT * FROM credits.charge('caps_change', 'hal', 1, 'video');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
 -- Argument errors
 -------------------------------------------------------------------------------
 SELECT credits.set_frequency_cap(NULL, 'video', 1, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_change', NULL, 1, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_change', 'video', NULL, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_change', 'video', 1, NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_change', 'video', -1, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_change', 'video', 1, '0 seconds');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_change', 'video', 1, '-1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_change', 'video', 1, '1 month -31 days');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_frequency_cap('caps_nowhere', 'video', 1, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_frequency_cap(NULL, 'video');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_frequency_cap('caps_change', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_frequency_cap('caps_nowhere', 'video');
+\echo :LAST_ERROR_SQLSTATE
 -- the cap set before the errors is unchanged
 SELECT c.max_calls, c.per FROM credits.frequency_caps c JOIN credits.pools p USING (pool_id)
  WHERE p.pool = 'caps_change';
@@ -140,16 +160,23 @@ SELECT credits.grant('caps_roles', 10) > 0 AS granted;
 CREATE ROLE caps_nobody;
 SET ROLE credits_app;
 SELECT credits.set_frequency_cap('caps_roles', 'video', 1, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_frequency_cap('caps_roles', 'video');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_reader;
 SELECT credits.set_frequency_cap('caps_roles', 'video', 1, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_frequency_cap('caps_roles', 'video');
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM credits.frequency_caps;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE caps_nobody;
 SELECT credits.set_frequency_cap('caps_roles', 'video', 1, '1 hour');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_frequency_cap('caps_roles', 'video');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_owner;
 SELECT credits.set_frequency_cap('caps_roles', 'video', 1, '1 hour');

@@ -5,7 +5,9 @@
 -- Ids and times differ between runs: ids are captured with \gset and never
 -- printed; errors whose text names an id or a time go through
 -- pg_temp.error_of, which masks them.
-\set VERBOSITY verbose
+-- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
+-- also print LOCATION lines, which change between PostgreSQL builds).
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -- The error a statement raises, as psql would show it, with hold and charge
@@ -138,9 +140,13 @@ SELECT count(*) = :entries_before AS nothing_new FROM credits.ledger l JOIN cred
 SELECT credits.balance('holds_keys') AS balance;
 -- docs example: the same key with other arguments is CR005
 SELECT credits.reserve('holds_keys', 'bob', 11, feature => 'chat', idempotency_key => 'job-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_keys', 'eve', 10, feature => 'chat', idempotency_key => 'job-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_keys', 'bob', 10, feature => 'image', idempotency_key => 'job-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_keys', 'bob', 10, idempotency_key => 'job-1');
+\echo :LAST_ERROR_SQLSTATE
 -- a charge with a hold's key is a charge of its own, and a hold with a
 -- charge's key a hold of its own
 SELECT status, charged, replayed FROM credits.charge('holds_keys', 'bob', 3, 'chat', 'job-1');
@@ -172,10 +178,13 @@ SELECT member, used, held, credit_limit, percent_used, remaining_limit
 SELECT credits.balance('holds_limits') AS pool, credits.balance('holds_limits', 'carol') AS carol;
 -- docs example: the held credits are not there for a charge (CR002)
 SELECT * FROM credits.charge('holds_limits', 'carol', 20);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status, charged, balance, member_used FROM credits.try_charge('holds_limits', 'carol', 20);
 SELECT credits.reserve('holds_limits', 'carol', 11);
+\echo :LAST_ERROR_SQLSTATE
 -- nor for another member: the pool has 60 left
 SELECT credits.reserve('holds_limits', 'dan', 61);
+\echo :LAST_ERROR_SQLSTATE
 SELECT status FROM credits.try_charge('holds_limits', 'dan', 61);
 SELECT status, charged, balance FROM credits.charge('holds_limits', 'dan', 60);
 SELECT credits.balance('holds_limits') AS pool;
@@ -194,6 +203,7 @@ SELECT member, used, held, credit_limit, remaining_limit, access FROM credits.me
  WHERE pool = 'holds_limits' AND member = 'carol';
 -- but a revoked member cannot reserve (CR003)
 SELECT credits.reserve('holds_limits', 'carol', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.restore_access('holds_limits', 'carol');
 SELECT * FROM credits.verify();
 
@@ -218,6 +228,7 @@ SELECT kind, member, remaining, held FROM credits.grant_balances WHERE pool = 'h
 -- frank may use his own grant and what the pool has left, not erin's
 SELECT credits.balance('holds_fifo', 'frank') AS frank;
 SELECT credits.reserve('holds_fifo', 'frank', 16);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.release(:fifo_id) AS released;
 SELECT kind, member, remaining, held FROM credits.grant_balances WHERE pool = 'holds_fifo' ORDER BY grant_id;
 SELECT * FROM credits.verify();
@@ -290,6 +301,7 @@ SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_ttl';
 ROLLBACK;
 SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_ttl';
 CALL credits.expire_holds(NULL);
+\echo :LAST_ERROR_SQLSTATE
 -- an as_of in a later month lapses holds, but the member's usage stays in
 -- the current period
 SELECT credits.set_member_limit('holds_ttl', 'jim', 50);
@@ -299,6 +311,7 @@ CALL credits.expire_holds(now() + interval '40 days');
 SELECT member, used, held, remaining_limit FROM credits.member_usage WHERE pool = 'holds_ttl' AND member = 'jim';
 SELECT credits.balance('holds_ttl', 'jim') AS jim;
 SELECT * FROM credits.charge('holds_ttl', 'jim', 45);
+\echo :LAST_ERROR_SQLSTATE
 -- nor does it expire what lapsed holds give back to a grant still live now
 SELECT credits.create_pool('holds_ttl_live') > 0 AS created;
 SELECT credits.grant('holds_ttl_live', 10, 'promo', expires_at => now() + interval '2 hours') > 0 AS granted;
@@ -368,26 +381,46 @@ SELECT * FROM credits.verify();
 SELECT credits.create_pool('holds_args') > 0 AS created;
 SELECT credits.grant('holds_args', 10) > 0 AS granted;
 SELECT credits.reserve(NULL, 'x', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', NULL, 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 1, NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 1, '0 seconds');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 1, '-1 minute');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 1.0000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 1000000000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 10.000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_nowhere', 'x', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.capture(NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.release(NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.capture(-1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.release(-1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.reserve('holds_args', 'x', 5) AS args_id \gset
 SELECT credits.capture(:args_id, -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.capture(:args_id, 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.capture(:args_id, 1.0000001);
+\echo :LAST_ERROR_SQLSTATE
 -- a charge id is not a hold id
 SELECT charge_id AS args_charge FROM credits.charge('holds_args', 'x', 1) \gset
 SELECT * FROM pg_temp.error_of(format('SELECT credits.capture(%s)', :args_charge));
@@ -412,22 +445,32 @@ SELECT credits.reserve('holds_roles', 'lee', 10) AS app_id \gset
 SELECT credits.release(:app_id) AS released;
 SELECT credits.balance('holds_roles') AS balance;
 CALL credits.expire_holds();
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM credits.holds;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 SET ROLE credits_reader;
 SELECT credits.reserve('holds_roles', 'lee', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.capture(:roles_id);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.release(:roles_id);
+\echo :LAST_ERROR_SQLSTATE
 CALL credits.expire_holds();
+\echo :LAST_ERROR_SQLSTATE
 SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_roles';
 RESET ROLE;
 
 SET ROLE holds_nobody;
 SELECT credits.reserve('holds_roles', 'lee', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.capture(-1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.release(-1);
+\echo :LAST_ERROR_SQLSTATE
 CALL credits.expire_holds();
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 SET ROLE credits_owner;

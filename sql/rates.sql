@@ -4,7 +4,9 @@
 -- with rates_ so that other tests' features cannot collide.
 -- Times differ between runs: the rate card's timestamps are compared, never
 -- printed.
-\set VERBOSITY verbose
+-- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
+-- also print LOCATION lines, which change between PostgreSQL builds).
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -------------------------------------------------------------------------------
@@ -76,6 +78,7 @@ SELECT feature, unit, credits_per_unit, effective_from = '2100-01-01 00:00:00+00
   FROM credits.rate_card WHERE feature = 'rates_later';
 -- a feature whose only rate is in the future has no rate yet (CR009)
 SELECT * FROM credits.charge_usage('rates_history', 'bob', 'rates_later', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
@@ -90,6 +93,7 @@ SELECT member, feature, credits, credit_kinds, status
   FROM credits.transaction_log WHERE pool = 'rates_free' ORDER BY charge_id;
 -- a cost above 0 needs credits
 SELECT * FROM credits.charge_usage('rates_free', 'carol', 'rates_gpt', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
@@ -99,9 +103,12 @@ SELECT credits.create_pool('rates_rules') > 0 AS created;
 SELECT credits.grant('rates_rules', 50) > 0 AS granted;
 SELECT credits.set_member_limit('rates_rules', 'dan', 10);
 SELECT * FROM credits.charge_usage('rates_rules', 'dan', 'rates_image', 3);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_rules', 'erin', 'rates_image', 13);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.revoke_access('rates_rules', 'fay');
 SELECT * FROM credits.charge_usage('rates_rules', 'fay', 'rates_image', 1);
+\echo :LAST_ERROR_SQLSTATE
 -- a failed charge_usage changes nothing and logs nothing
 SELECT count(*) AS logged FROM credits.transaction_log WHERE pool = 'rates_rules';
 
@@ -117,8 +124,11 @@ SELECT credits.set_rate('rates_image', 5, 'image');
 SELECT status, charged, replayed FROM credits.charge_usage('rates_rules', 'dan', 'rates_image', 2, 'frame-1');
 -- another quantity, feature or member with that key is CR005
 SELECT * FROM credits.charge_usage('rates_rules', 'dan', 'rates_image', 3, 'frame-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_rules', 'dan', 'rates_gpt', 2, 'frame-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_rules', 'erin', 'rates_image', 2, 'frame-1');
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS logged FROM credits.transaction_log WHERE pool = 'rates_rules';
 SELECT * FROM credits.verify();
 
@@ -129,23 +139,41 @@ SELECT credits.create_pool('rates_args') > 0 AS created;
 SELECT credits.grant('rates_args', 10) > 0 AS granted;
 -- docs example: a feature without a rate is CR009
 SELECT * FROM credits.charge_usage('rates_args', 'gus', 'rates_unknown', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage(NULL, 'gus', 'rates_gpt', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_args', NULL, 'rates_gpt', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_args', 'gus', NULL, 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_args', 'gus', 'rates_gpt', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_args', 'gus', 'rates_gpt', -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_args', 'gus', 'rates_gpt', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_args', 'gus', 'rates_gpt', 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_args', 'gus', 'rates_gpt', 1e15);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.charge_usage('rates_nowhere', 'gus', 'rates_gpt', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate(NULL, 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_bad', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_bad', 1, NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_bad', 1, 'request', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_bad', -0.5);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_bad', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_bad', 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_bad', 1000000000001);
+\echo :LAST_ERROR_SQLSTATE
 -- a rate may have more than 6 decimal places: only the cost is rounded
 SELECT credits.set_rate('rates_fine', 0.0000001);
 SELECT status, charged FROM credits.charge_usage('rates_args', 'gus', 'rates_fine', 1);
@@ -163,18 +191,26 @@ CREATE ROLE rates_nobody;
 SET ROLE credits_app;
 SELECT status, charged FROM credits.charge_usage('rates_roles', 'hal', 'rates_gpt', 100);
 SELECT credits.set_rate('rates_gpt', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.rate_card;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_reader;
 SELECT feature, unit, credits_per_unit FROM credits.rate_card WHERE feature = 'rates_gpt';
 SELECT * FROM credits.charge_usage('rates_roles', 'hal', 'rates_gpt', 100);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_gpt', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM credits.rates;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE rates_nobody;
 SELECT * FROM credits.charge_usage('rates_roles', 'hal', 'rates_gpt', 100);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_rate('rates_gpt', 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.rate_card;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_owner;
 SELECT credits.set_rate('rates_owner', 0.5, 'call');

@@ -4,7 +4,9 @@
 -- Ids and times differ between runs: ids are captured with \gset and never
 -- printed; errors whose text names an id go through pg_temp.error_of, which
 -- masks it.
-\set VERBOSITY verbose
+-- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
+-- also print LOCATION lines, which change between PostgreSQL builds).
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 
 -- The error a statement raises, as psql would show it, with hold and charge
@@ -120,6 +122,7 @@ SELECT credits.grant('refunds_limit', 100) > 0 AS granted;
 SELECT credits.set_member_limit('refunds_limit', 'carol', 10);
 SELECT charge_id AS limit_id FROM credits.charge('refunds_limit', 'carol', 8) \gset
 SELECT * FROM credits.charge('refunds_limit', 'carol', 5);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.refund(:limit_id, 3) AS refunded;
 SELECT status, charged, member_used FROM credits.charge('refunds_limit', 'carol', 5);
 SELECT member, used, credit_limit, remaining_limit FROM credits.member_usage WHERE pool = 'refunds_limit';
@@ -181,6 +184,7 @@ SELECT credits.grant('refunds_args', 10) > 0 AS granted;
 SELECT charge_id AS args_id FROM credits.charge('refunds_args', 'gus', 4) \gset
 -- docs example: an unknown charge is CR010
 SELECT credits.refund(-1);
+\echo :LAST_ERROR_SQLSTATE
 -- a rejected attempt charged nothing and is not refundable
 SELECT charge_id AS rejected_id FROM credits.try_charge('refunds_args', 'gus', 100) \gset
 SELECT * FROM pg_temp.error_of(format('SELECT credits.refund(%s)', :rejected_id));
@@ -190,12 +194,19 @@ SELECT credits.refund(:free_id) AS refunded;
 SELECT * FROM pg_temp.error_of(format('SELECT credits.refund(%s, 1)', :free_id));
 -- argument errors
 SELECT credits.refund(NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.refund(NULL, 1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.refund(:args_id, 0);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.refund(:args_id, -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.refund(:args_id, 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.refund(:args_id, 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.refund(:args_id, 1.0000001);
+\echo :LAST_ERROR_SQLSTATE
 -- none of that changed anything
 SELECT member, used FROM credits.member_usage WHERE pool = 'refunds_args';
 SELECT credits.balance('refunds_args') AS balance;
@@ -210,12 +221,15 @@ SELECT charge_id AS roles_id FROM credits.charge('refunds_roles', 'hal', 4) \gse
 CREATE ROLE refunds_nobody;
 SET ROLE credits_app;
 SELECT credits.refund(:roles_id);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_reader;
 SELECT credits.refund(:roles_id);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE refunds_nobody;
 SELECT credits.refund(-1);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_owner;
 SELECT credits.refund(:roles_id, 1) AS refunded;
