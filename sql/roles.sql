@@ -80,7 +80,7 @@ SELECT p.oid::regprocedure AS function, g.grantee
  WHERE p.pronamespace = 'credits'::regnamespace
    AND p.proname LIKE '\_%'
    AND has_function_privilege(g.grantee, p.oid, 'EXECUTE')
-   AND NOT (g.grantee IN ('credits_reader', 'credits_owner') AND p.proname IN ('_to_credits', '_period_start', '_period_at'))
+   AND NOT (g.grantee IN ('credits_reader', 'credits_owner') AND p.proname IN ('_to_credits', '_period_start', '_period_at', '_flows'))
    AND NOT (g.grantee = 'credits_owner'
             AND p.proname IN ('_require', '_in_transaction_block', '_maintenance_lock', '_renew_batch',
                               '_expire_batch', '_expire_holds_batch'));
