@@ -1194,7 +1194,9 @@ GRANT EXECUTE ON FUNCTION credits._period_at(timestamptz, interval, integer) TO 
 -- Reports
 -------------------------------------------------------------------------------
 -- Every ledger entry of one pool as a flow of credits, at the time it takes
--- effect (a grant: when it becomes spendable; an expiry: at expires_at).
+-- effect: a grant when it becomes spendable (back-dated or future-dated
+-- grants count in their own month), an expiry at expires_at, the rest when
+-- recorded.
 -- Held credits count as remaining, so holds and releases are no flow.
 CREATE FUNCTION credits._flows(p_pool_id bigint)
 RETURNS TABLE (at timestamptz, kind text, allocated bigint, consumed bigint, refunded bigint, expired bigint,
@@ -1202,7 +1204,7 @@ RETURNS TABLE (at timestamptz, kind text, allocated bigint, consumed bigint, ref
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT CASE WHEN l.entry_type = 'grant' THEN greatest(l.at, g.effective_at) ELSE l.at END,
+	SELECT CASE WHEN l.entry_type = 'grant' THEN g.effective_at ELSE l.at END,
 	       g.kind,
 	       CASE WHEN l.entry_type = 'grant' THEN l.amount ELSE 0 END,
 	       CASE WHEN l.entry_type = 'charge' THEN -l.amount WHEN l.entry_type = 'capture' THEN -l.held ELSE 0 END,
