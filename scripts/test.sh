@@ -25,8 +25,9 @@ ensure_packages || { record setup 1; finish; }
 build_and_install || { record build 1; finish; }
 
 log "C++ unit tests (GoogleTest, ctest)"
-if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$ROOT/build.log" 2>&1 &&
-	cmake --build "$ROOT/build" -j2 >>"$ROOT/build.log" 2>&1; then
+build_log=$(mktemp /tmp/credits-cmake.XXXXXX)
+if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$build_log" 2>&1 &&
+	cmake --build "$ROOT/build" -j2 >>"$build_log" 2>&1; then
 	ctest --test-dir "$ROOT/build" --output-on-failure -j2 >"$ROOT/build/ctest.log" 2>&1
 	while read -r line; do
 		name=$(sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/' <<<"$line")
@@ -34,7 +35,7 @@ if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$ROOT/build.log"
 	done < <(grep -E '^ *[0-9]+/[0-9]+ Test +#' "$ROOT/build/ctest.log")
 	grep -qE '^ *[0-9]+/[0-9]+ Test +#' "$ROOT/build/ctest.log" || { cat "$ROOT/build/ctest.log"; record unit/ctest 1; }
 else
-	tail -30 "$ROOT/build.log"
+	tail -30 "$build_log"
 	record unit/build 1
 fi
 

@@ -112,6 +112,10 @@ Timestamp PeriodStart(Period period, Timestamp at) {
 }
 
 Timestamp NextPeriodStart(Period period, Timestamp start) {
+	// An infinite start is the lifetime period PeriodStart gives infinite
+	// times; stepping from it would overflow.
+	if (start == kBeginningOfTime || start == kEndOfTime)
+		return kEndOfTime;
 	switch (period) {
 	case Period::kDay:
 		return start + kMicrosPerDay;
