@@ -125,4 +125,28 @@ SELECT * FROM credits.statement('reports_a', '2026-03-10 00:00+00', '2026-03-09 
 SELECT * FROM credits.statement('reports_a', NULL, now());
 \echo :LAST_ERROR_SQLSTATE
 
+-------------------------------------------------------------------------------
+-- The examples of docs/reports.md
+-------------------------------------------------------------------------------
+SET timezone = 'UTC';
+SET datestyle = 'ISO';
+SELECT FROM credits.create_pool('reports_docs');
+SELECT FROM credits.grant('reports_docs', 100, 'free', effective_at => '2025-01-10', expires_at => '2025-02-01');
+SELECT FROM credits.grant('reports_docs', 500, 'purchased', effective_at => '2025-01-20');
+SELECT FROM credits.grant('reports_docs', 300, 'plan', effective_at => '2025-02-01', expires_at => '2025-04-01');
+CALL credits.expire_grants('2025-06-01');
+SELECT pool, month, allocated, consumed, refunded, expired, voided, carried_forward, remaining
+  FROM credits.monthly_summary WHERE pool = 'reports_docs' AND month < '2025-07-01' ORDER BY month;
+SELECT * FROM credits.statement('reports_docs', '2025-01-01', '2025-05-01', 'month');
+SELECT bucket, allocated, expired, remaining FROM credits.statement('reports_docs', '2025-01-09', '2025-01-12', 'day');
+SELECT charge_id FROM credits.charge('reports_docs', 'alice', 30, 'image') \gset
+SELECT status FROM credits.charge('reports_docs', 'alice', 12, 'image');
+SELECT status FROM credits.charge('reports_docs', 'bob', 5, 'text');
+SELECT credits.refund(:charge_id, 10);
+SELECT member, feature, calls, credits FROM credits.usage_by_feature WHERE pool = 'reports_docs' ORDER BY member, feature;
+SELECT consumed, refunded, purchased_consumed, remaining FROM credits.monthly_summary
+ WHERE pool = 'reports_docs' AND month = date_trunc('month', now())::date;
+RESET timezone;
+RESET datestyle;
+
 SELECT count(*) AS problems FROM credits.verify();
