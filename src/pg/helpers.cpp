@@ -68,10 +68,12 @@ CREDITS_FUNCTION(credits_current_actor) {
 	});
 }
 
-// Whether the caller is inside BEGIN ... COMMIT: maintenance procedures then
-// do all their work in that one transaction instead of committing batches.
+// Whether the calling procedure may not COMMIT: it runs inside BEGIN ...
+// COMMIT, or was called from a function (an atomic context, where COMMIT
+// raises 2D000). Maintenance procedures then do all their work in the
+// caller's one transaction instead of committing batches.
 CREDITS_FUNCTION(credits_in_transaction_block) {
-	PG_RETURN_BOOL(IsTransactionBlock());
+	PG_RETURN_BOOL(IsTransactionBlock() || !SPI_inside_nonatomic_context());
 }
 
 } // namespace credits::pg
