@@ -7,19 +7,6 @@ SET DateStyle = 'ISO, YMD';
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 
-CREATE TEMP VIEW expiry_grants AS
-SELECT p.pool, g.external_ref AS ref, g.member, b.amount, b.remaining, b.held, g.expires_at, b.status
-  FROM credits.grants g
-  JOIN credits.pools p USING (pool_id)
-  JOIN credits.grant_balances b USING (grant_id);
-
-CREATE TEMP VIEW expiry_ledger AS
-SELECT p.pool, l.at, l.entry_type, g.external_ref AS ref, l.member,
-       credits._to_credits(l.amount) AS credits, credits._to_credits(l.held) AS held, l.reason, l.entry_id
-  FROM credits.ledger l
-  JOIN credits.pools p USING (pool_id)
-  JOIN credits.grants g USING (pool_id, grant_id);
-
 -------------------------------------------------------------------------------
 -- expire_grants (docs/subscriptions-and-expiry.md)
 -------------------------------------------------------------------------------
@@ -33,36 +20,38 @@ SELECT credits.grant('expiry_acme', 100, 'purchased', expires_at => '2101-01-01 
                      external_ref => 'topup') > 0 AS granted;
 -- Past its expires_at a grant can no longer be spent, before expire_grants
 -- has run: the 2020 promotion is already 'expired' and not in the balance.
-SELECT ref, amount, remaining, expires_at, status FROM expiry_grants WHERE pool = 'expiry_acme' ORDER BY expires_at;
+SELECT external_ref AS ref, amount, remaining, expires_at, status FROM credits.grant_balances WHERE pool = 'expiry_acme' ORDER BY expires_at;
 SELECT credits.balance('expiry_acme') AS balance;
 SELECT status, charged, balance FROM credits.charge('expiry_acme', 'alice', 40);
 
 -- docs example: expire_grants writes what the grant had left as one ledger
 -- entry dated at its expires_at, not at the time the job ran
 CALL credits.expire_grants();
-SELECT at, entry_type, ref, credits, reason
-  FROM expiry_ledger WHERE pool = 'expiry_acme' AND entry_type = 'expire' ORDER BY at, entry_id;
+SELECT e.at, e.entry_type, g.external_ref AS ref, e.amount, e.reason
+  FROM credits.ledger_entries e JOIN credits.grant_balances g USING (grant_id)
+ WHERE e.pool = 'expiry_acme' AND e.entry_type = 'expire' ORDER BY e.at, e.entry_id;
 
 -- Time travel to 1 July 2100: the free grant, used up by the charge, expires
 -- without an entry (it had nothing left); the top-up is still live.
 CALL credits.expire_grants('2100-07-01 00:00+00');
-SELECT ref, remaining, expires_at, status FROM expiry_grants WHERE pool = 'expiry_acme' ORDER BY expires_at;
+SELECT external_ref AS ref, remaining, expires_at, status FROM credits.grant_balances WHERE pool = 'expiry_acme' ORDER BY expires_at;
 -- An as_of just before the top-up's expires_at leaves it alone ...
 CALL credits.expire_grants('2100-12-31 23:59:59.999999+00');
-SELECT ref, remaining, status FROM expiry_grants WHERE pool = 'expiry_acme' AND ref = 'topup';
+SELECT external_ref AS ref, remaining, status FROM credits.grant_balances WHERE pool = 'expiry_acme' AND external_ref = 'topup';
 -- ... at its expires_at it expires, dated then, even when the job runs later.
 CALL credits.expire_grants('2101-03-15 00:00+00');
-SELECT at, entry_type, ref, credits, reason
-  FROM expiry_ledger WHERE pool = 'expiry_acme' AND entry_type = 'expire' ORDER BY at, entry_id;
-SELECT ref, remaining, status FROM expiry_grants WHERE pool = 'expiry_acme' ORDER BY expires_at;
+SELECT e.at, e.entry_type, g.external_ref AS ref, e.amount, e.reason
+  FROM credits.ledger_entries e JOIN credits.grant_balances g USING (grant_id)
+ WHERE e.pool = 'expiry_acme' AND e.entry_type = 'expire' ORDER BY e.at, e.entry_id;
+SELECT external_ref AS ref, remaining, status FROM credits.grant_balances WHERE pool = 'expiry_acme' ORDER BY expires_at;
 SELECT credits.balance('expiry_acme') AS balance;
 
 -- Idempotent: running again (or earlier) writes nothing more.
-SELECT count(*) AS entries FROM expiry_ledger WHERE pool = 'expiry_acme' \gset
+SELECT count(*) AS entries FROM credits.ledger_entries WHERE pool = 'expiry_acme' \gset
 CALL credits.expire_grants('2101-03-15 00:00+00');
 CALL credits.expire_grants('2102-01-01 00:00+00');
 CALL credits.expire_grants();
-SELECT count(*) - :entries AS new_entries FROM expiry_ledger WHERE pool = 'expiry_acme';
+SELECT count(*) - :entries AS new_entries FROM credits.ledger_entries WHERE pool = 'expiry_acme';
 
 -------------------------------------------------------------------------------
 -- Voided, never-expiring and member-only grants
@@ -77,9 +66,10 @@ SELECT credits.grant('expiry_kinds', 5, 'free', member => 'bob', expires_at => '
 CALL credits.expire_grants('2100-01-01 00:00+00');
 -- the voided grant stays voided, the never-expiring one stays; bob's expiry
 -- entry names him
-SELECT ref, member, remaining, status FROM expiry_grants WHERE pool = 'expiry_kinds' ORDER BY ref;
-SELECT CASE WHEN entry_type = 'expire' THEN at END AS at, entry_type, ref, member, credits
-  FROM expiry_ledger WHERE pool = 'expiry_kinds' AND entry_type IN ('expire', 'void') ORDER BY entry_id;
+SELECT external_ref AS ref, member, remaining, status FROM credits.grant_balances WHERE pool = 'expiry_kinds' ORDER BY ref;
+SELECT CASE WHEN e.entry_type = 'expire' THEN e.at END AS at, e.entry_type, g.external_ref AS ref, e.member, e.amount
+  FROM credits.ledger_entries e JOIN credits.grant_balances g USING (grant_id)
+ WHERE e.pool = 'expiry_kinds' AND e.entry_type IN ('expire', 'void') ORDER BY e.entry_id;
 
 -------------------------------------------------------------------------------
 -- A grant that expires while part of it is held
@@ -91,14 +81,14 @@ SELECT credits.reserve('expiry_held', 'alice', 20, ttl => '1 hour') AS hold_a \g
 SELECT credits.reserve('expiry_held', 'bob', 10, ttl => '1 hour') AS hold_b \gset
 -- the held 30 stay with their holds; the 20 not held expire
 CALL credits.expire_grants('2100-01-01 00:00+00');
-SELECT ref, remaining, held, status FROM expiry_grants WHERE pool = 'expiry_held';
+SELECT external_ref AS ref, remaining, held, status FROM credits.grant_balances WHERE pool = 'expiry_held';
 -- a hold can still be captured: the 5 it does not use expire at once
 SELECT status, charged FROM credits.capture(:hold_a, 15);
 -- a released hold expires at once as well
 SELECT credits.release(:hold_b) AS released;
-SELECT entry_type, credits, held, reason
-  FROM expiry_ledger WHERE pool = 'expiry_held' ORDER BY entry_id;
-SELECT ref, remaining, held, status FROM expiry_grants WHERE pool = 'expiry_held';
+SELECT entry_type, amount, held, reason
+  FROM credits.ledger_entries WHERE pool = 'expiry_held' AND grant_id IS NOT NULL ORDER BY entry_id;
+SELECT external_ref AS ref, remaining, held, status FROM credits.grant_balances WHERE pool = 'expiry_held';
 SELECT credits.balance('expiry_held') AS balance;
 
 -------------------------------------------------------------------------------
@@ -115,7 +105,9 @@ SELECT credits.balance('expiry_holds') AS balance;
 SELECT credits.grant('expiry_holds', 7, 'promo', effective_at => '2020-01-01 00:00+00',
                      expires_at => '2020-03-01 00:00+00', external_ref => 'old-promo') > 0 AS granted;
 CALL credits.maintain();
-SELECT at, entry_type, ref, credits FROM expiry_ledger WHERE pool = 'expiry_holds' AND entry_type = 'expire';
+SELECT e.at, e.entry_type, g.external_ref AS ref, e.amount
+  FROM credits.ledger_entries e JOIN credits.grant_balances g USING (grant_id)
+ WHERE e.pool = 'expiry_holds' AND e.entry_type = 'expire';
 
 -------------------------------------------------------------------------------
 -- Inside a transaction block the procedures do all their work in the
@@ -130,12 +122,18 @@ CALL credits.expire_grants('2100-03-01 00:00+00');
 CALL credits.maintain();
 SELECT count(*) FILTER (WHERE entry_type = 'grant') AS grants,
        count(*) FILTER (WHERE entry_type = 'expire') AS expiries
-  FROM expiry_ledger WHERE pool = 'expiry_tx';
+  FROM credits.ledger_entries WHERE pool = 'expiry_tx';
 ROLLBACK;
 SELECT count(*) FILTER (WHERE entry_type = 'grant') AS grants,
        count(*) FILTER (WHERE entry_type = 'expire') AS expiries
-  FROM expiry_ledger WHERE pool = 'expiry_tx';
-SELECT ref, remaining, status FROM expiry_grants WHERE pool = 'expiry_tx' AND ref = 'g';
+  FROM credits.ledger_entries WHERE pool = 'expiry_tx';
+SELECT external_ref AS ref, remaining, status FROM credits.grant_balances WHERE pool = 'expiry_tx' AND external_ref = 'g';
+-- Called from a function (where a procedure may not COMMIT) they also work
+-- in the caller's transaction instead of failing with 2D000.
+CREATE FUNCTION pg_temp.expire_from_function() RETURNS void LANGUAGE plpgsql
+AS $$ BEGIN CALL credits.expire_grants('2100-03-01 00:00+00'); END $$;
+SELECT pg_temp.expire_from_function();
+SELECT external_ref AS ref, remaining, status FROM credits.grant_balances WHERE pool = 'expiry_tx' AND external_ref = 'g';
 SELECT credits.cancel_subscription('expiry_tx', 'pro');
 
 -------------------------------------------------------------------------------

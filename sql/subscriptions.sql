@@ -8,21 +8,6 @@ SET DateStyle = 'ISO, YMD';
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 
--- Grants of a pool's subscriptions, oldest period first.
-CREATE TEMP VIEW subs_grants AS
-SELECT p.pool, g.external_ref AS plan, g.kind, b.amount, b.remaining, g.effective_at, g.expires_at, b.status
-  FROM credits.grants g
-  JOIN credits.pools p USING (pool_id)
-  JOIN credits.grant_balances b USING (grant_id)
- WHERE g.subscription_id IS NOT NULL;
-
--- Ledger entries of a pool's grants, in the order they happened.
-CREATE TEMP VIEW subs_ledger AS
-SELECT p.pool, l.at, l.entry_type, g.external_ref AS plan, credits._to_credits(l.amount) AS credits, l.reason, l.entry_id
-  FROM credits.ledger l
-  JOIN credits.pools p USING (pool_id)
-  JOIN credits.grants g USING (pool_id, grant_id);
-
 -------------------------------------------------------------------------------
 -- A monthly free allowance and a plan whose credits roll over for 3 months
 -- (docs/subscriptions-and-expiry.md)
@@ -33,8 +18,8 @@ SELECT credits.subscribe('subs_acme', 'free-tier', 100, kind => 'free',
 SELECT credits.subscribe('subs_acme', 'pro', 1000, rollover_periods => 3,
                          anchor => '2100-01-01 00:00+00') > 0 AS subscribed;
 -- Each issued its first period's grant at once (scheduled: it starts in 2100).
-SELECT plan, kind, amount, effective_at, expires_at, status
-  FROM subs_grants WHERE pool = 'subs_acme' ORDER BY effective_at, plan;
+SELECT external_ref AS plan, kind, amount, effective_at, expires_at, status
+  FROM credits.grant_balances WHERE pool = 'subs_acme' ORDER BY effective_at, plan;
 SELECT plan, kind, credits_per_period, period, rollover_periods, anchor,
        last_period_start, next_period_start, status
   FROM credits.subscription_status WHERE pool = 'subs_acme' ORDER BY plan;
@@ -42,41 +27,43 @@ SELECT plan, kind, credits_per_period, period, rollover_periods, anchor,
 -- Renewal at the start of February and of March.
 CALL credits.renew_subscriptions('2100-02-01 00:00+00');
 CALL credits.renew_subscriptions('2100-03-01 00:00+00');
-SELECT plan, kind, amount, effective_at, expires_at
-  FROM subs_grants WHERE pool = 'subs_acme' ORDER BY effective_at, plan;
+SELECT external_ref AS plan, kind, amount, effective_at, expires_at
+  FROM credits.grant_balances WHERE pool = 'subs_acme' ORDER BY effective_at, plan;
 -- Idempotent per period: again at the same time, and later in March, nothing new.
 CALL credits.renew_subscriptions('2100-03-01 00:00+00');
 CALL credits.renew_subscriptions('2100-03-31 23:59:59+00');
-SELECT count(*) AS grants FROM subs_grants WHERE pool = 'subs_acme';
+SELECT count(*) AS grants FROM credits.grant_balances WHERE pool = 'subs_acme';
 -- An as_of before what was issued does nothing either.
 CALL credits.renew_subscriptions('2100-01-15 00:00+00');
-SELECT count(*) AS grants FROM subs_grants WHERE pool = 'subs_acme';
+SELECT count(*) AS grants FROM credits.grant_balances WHERE pool = 'subs_acme';
 
 -- Expiry at the start of April: the free allowances of January, February and
 -- March lapsed unused at the end of their month; each ledger entry is dated
 -- at its grant's expires_at, not at as_of.
 CALL credits.expire_grants('2100-04-01 00:00+00');
-SELECT at, entry_type, plan, credits, reason
-  FROM subs_ledger WHERE pool = 'subs_acme' AND entry_type = 'expire' ORDER BY at, entry_id;
-SELECT plan, kind, remaining, expires_at, status = 'expired' AS expired
-  FROM subs_grants WHERE pool = 'subs_acme' ORDER BY effective_at, plan;
+SELECT e.at, e.entry_type, g.external_ref AS plan, e.amount, e.reason
+  FROM credits.ledger_entries e JOIN credits.grant_balances g USING (grant_id)
+ WHERE e.pool = 'subs_acme' AND e.entry_type = 'expire' ORDER BY e.at, e.entry_id;
+SELECT external_ref AS plan, kind, remaining, expires_at, status = 'expired' AS expired
+  FROM credits.grant_balances WHERE pool = 'subs_acme' ORDER BY effective_at, plan;
 
 -- Plan credits roll over for exactly 3 periods: January's 'pro' grant is
 -- still there on April 30 at 23:59:59 ...
 CALL credits.renew_subscriptions('2100-04-30 23:59:59+00');
 CALL credits.expire_grants('2100-04-30 23:59:59+00');
-SELECT plan, effective_at, expires_at, status = 'expired' AS expired
-  FROM subs_grants WHERE pool = 'subs_acme' AND plan = 'pro' ORDER BY effective_at;
+SELECT external_ref AS plan, effective_at, expires_at, status = 'expired' AS expired
+  FROM credits.grant_balances WHERE pool = 'subs_acme' AND external_ref = 'pro' ORDER BY effective_at;
 -- ... and gone at the start of May, when February's still has a month left.
 CALL credits.renew_subscriptions('2100-05-01 00:00+00');
 CALL credits.expire_grants('2100-05-01 00:00+00');
-SELECT plan, effective_at, expires_at, status = 'expired' AS expired
-  FROM subs_grants WHERE pool = 'subs_acme' AND plan = 'pro' ORDER BY effective_at;
-SELECT at, entry_type, plan, credits
-  FROM subs_ledger WHERE pool = 'subs_acme' AND plan = 'pro' AND entry_type = 'expire' ORDER BY at, entry_id;
+SELECT external_ref AS plan, effective_at, expires_at, status = 'expired' AS expired
+  FROM credits.grant_balances WHERE pool = 'subs_acme' AND external_ref = 'pro' ORDER BY effective_at;
+SELECT e.at, e.entry_type, g.external_ref AS plan, e.amount
+  FROM credits.ledger_entries e JOIN credits.grant_balances g USING (grant_id)
+ WHERE e.pool = 'subs_acme' AND g.external_ref = 'pro' AND e.entry_type = 'expire' ORDER BY e.at, e.entry_id;
 -- How long each 'pro' grant lived: 4 months (its own and 3 more).
 SELECT effective_at, expires_at, age(expires_at, effective_at) AS lifetime
-  FROM subs_grants WHERE pool = 'subs_acme' AND plan = 'pro' ORDER BY effective_at;
+  FROM credits.grant_balances WHERE pool = 'subs_acme' AND external_ref = 'pro' ORDER BY effective_at;
 
 -------------------------------------------------------------------------------
 -- Catch-up: maintenance did not run from January to mid-June
@@ -89,16 +76,17 @@ SELECT credits.subscribe('subs_late', 'pro', 1000, rollover_periods => 1,
 -- docs example: every missed period whose grant is still unexpired is issued,
 -- dated to its own period; the rest are skipped
 CALL credits.renew_subscriptions('2100-06-15 00:00+00');
-SELECT plan, kind, amount, effective_at, expires_at
-  FROM subs_grants WHERE pool = 'subs_late' ORDER BY effective_at, plan;
-SELECT at, entry_type, plan, credits, reason
-  FROM subs_ledger WHERE pool = 'subs_late' ORDER BY at, entry_id;
+SELECT external_ref AS plan, kind, amount, effective_at, expires_at
+  FROM credits.grant_balances WHERE pool = 'subs_late' ORDER BY effective_at, plan;
+SELECT e.at, e.entry_type, g.external_ref AS plan, e.amount, e.reason
+  FROM credits.ledger_entries e JOIN credits.grant_balances g USING (grant_id)
+ WHERE e.pool = 'subs_late' ORDER BY e.at, e.entry_id;
 SELECT plan, last_period_start, next_period_start
   FROM credits.subscription_status WHERE pool = 'subs_late' ORDER BY plan;
 -- A catch-up much later skips what has expired without issuing it.
 CALL credits.renew_subscriptions('2101-01-10 00:00+00');
-SELECT plan, effective_at, expires_at
-  FROM subs_grants WHERE pool = 'subs_late' AND effective_at >= '2100-07-01' ORDER BY effective_at, plan;
+SELECT external_ref AS plan, effective_at, expires_at
+  FROM credits.grant_balances WHERE pool = 'subs_late' AND effective_at >= '2100-07-01' ORDER BY effective_at, plan;
 
 -------------------------------------------------------------------------------
 -- Cancelling stops future periods
@@ -110,8 +98,8 @@ CALL credits.renew_subscriptions('2100-02-01 00:00+00');
 SELECT credits.cancel_subscription('subs_cancel', 'pro');
 CALL credits.renew_subscriptions('2100-05-01 00:00+00');
 -- the periods issued before stay; nothing after
-SELECT plan, effective_at, expires_at, status
-  FROM subs_grants WHERE pool = 'subs_cancel' ORDER BY effective_at;
+SELECT external_ref AS plan, effective_at, expires_at, status
+  FROM credits.grant_balances WHERE pool = 'subs_cancel' ORDER BY effective_at;
 SELECT plan, status, last_period_start, next_period_start, cancelled_at IS NOT NULL AS cancelled
   FROM credits.subscription_status WHERE pool = 'subs_cancel';
 -- cancelling again: CR010; a new subscription to the same plan is allowed
@@ -139,8 +127,8 @@ SELECT credits.subscribe('subs_utc', 'fortnight', 5, period => '2 weeks', rollov
 CALL credits.renew_subscriptions('2100-04-15 00:00+00');
 -- every period starts on the UTC calendar (month ends stay month ends, not
 -- March 1, and the DST change moves nothing)
-SELECT plan, effective_at AT TIME ZONE 'UTC' AS effective_utc, effective_at AS effective_local
-  FROM subs_grants WHERE pool = 'subs_utc' ORDER BY plan, effective_at;
+SELECT external_ref AS plan, effective_at AT TIME ZONE 'UTC' AS effective_utc, effective_at AS effective_local
+  FROM credits.grant_balances WHERE pool = 'subs_utc' ORDER BY plan, effective_at;
 SET TimeZone = 'UTC';
 
 -------------------------------------------------------------------------------
@@ -152,16 +140,16 @@ SELECT credits.subscribe('subs_now', 'basic', 10, anchor => '2020-01-01 00:00+00
 SELECT count(*) AS grants,
        bool_and(effective_at = date_trunc('month', now(), 'UTC')) AS from_this_month,
        bool_and(expires_at = date_trunc('month', now(), 'UTC') + interval '1 month') AS to_next_month
-  FROM subs_grants WHERE pool = 'subs_now';
+  FROM credits.grant_balances WHERE pool = 'subs_now';
 SELECT credits.balance('subs_now') AS balance;
 SELECT status, charged, balance FROM credits.charge('subs_now', 'alice', 4);
 -- renewing now again changes nothing
 CALL credits.renew_subscriptions();
 CALL credits.maintain();
-SELECT count(*) AS grants, sum(remaining) AS remaining FROM subs_grants WHERE pool = 'subs_now';
+SELECT count(*) AS grants, sum(remaining) AS remaining FROM credits.grant_balances WHERE pool = 'subs_now';
 -- the grant's ledger entry is dated at its period's start
-SELECT at = date_trunc('month', now(), 'UTC') AS dated_at_period_start, entry_type, credits
-  FROM subs_ledger WHERE pool = 'subs_now' AND entry_type = 'grant';
+SELECT at = date_trunc('month', now(), 'UTC') AS dated_at_period_start, entry_type, amount
+  FROM credits.ledger_entries WHERE pool = 'subs_now' AND entry_type = 'grant';
 -- cancelling keeps what was issued
 SELECT credits.cancel_subscription('subs_now', 'basic');
 SELECT credits.balance('subs_now') AS balance;
