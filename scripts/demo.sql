@@ -38,16 +38,27 @@ SELECT * FROM credits.charge('acme', 'bob', 10, 'text');
 \set ON_ERROR_STOP on
 SELECT credits.balance('acme', 'bob') AS bob_can_spend, credits.balance('acme', 'alice') AS alice_can_spend;
 
-\echo '\n--- 7. Revoke a member''s access'
+\echo '\n--- 7. A hold: reserve an estimate while a video renders, then capture what it really cost'
+SELECT credits.reserve('acme', 'alice', 80, ttl => '10 minutes', feature => 'video') AS hold_id \gset
+SELECT credits.balance('acme') AS available_while_held;
+SELECT status, charged, balance FROM credits.capture(:hold_id, 65);
+\echo 'the other 15 went back to the pool; the hold cannot be settled twice (CR006):'
+\set ON_ERROR_STOP off
+SELECT credits.release(:hold_id);
+\set ON_ERROR_STOP on
+
+\echo '\n--- 8. Revoke a member''s access'
 SELECT credits.revoke_access('acme', 'carol');
 SELECT status FROM credits.try_charge('acme', 'carol', 1, 'text');
 
-\echo '\n--- 8. Reports: members, the transaction log, the pool'
+\echo '\n--- 9. Reports: members, the transaction log, the pool, the month'
 SELECT pool, member, used, credit_limit, percent_used, remaining_limit, period, access FROM credits.member_usage ORDER BY member;
-SELECT member, feature, credits, credit_kinds, status FROM credits.transaction_log ORDER BY charge_id;
+SELECT operation, member, feature, credits, credit_kinds, status FROM credits.transaction_log ORDER BY charge_id;
 SELECT pool, available, held, free_remaining, promo_remaining, plan_remaining, purchased_remaining, expiring_30d FROM credits.pool_balances;
+SELECT month, allocated, consumed, expired, carried_forward, remaining, free_consumed, plan_consumed FROM credits.monthly_summary;
+SELECT member, feature, calls, credits FROM credits.usage_by_feature ORDER BY member, feature;
 
-\echo '\n--- 9. The ledger is append-only, and verify() checks every balance against it'
+\echo '\n--- 10. The ledger is append-only, and verify() checks every balance against it'
 \set ON_ERROR_STOP off
 DELETE FROM credits.ledger;
 \set ON_ERROR_STOP on
