@@ -3,7 +3,9 @@
 -- rollback, arguments and roles. The pg_notify payload a listener receives
 -- is tested by test/isolation/specs/alerts_notify.spec. Ids and alert times
 -- differ between runs and are never printed.
-\set VERBOSITY verbose
+-- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
+-- also print LOCATION lines, which change between PostgreSQL builds).
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 SET DateStyle = 'ISO, YMD';
 SET TimeZone = 'UTC';
@@ -160,30 +162,45 @@ SELECT credits.remove_alert('alerts_rules', 'member_usage_percent');
 -- Arguments and roles
 -------------------------------------------------------------------------------
 SELECT credits.set_alert(NULL, 'pool_balance_below', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_alert('alerts_rules', NULL, 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_alert('alerts_rules', 'pool_balance_below', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_alert('alerts_nope', 'pool_balance_below', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_alert('alerts_rules', 'balance', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_alert('alerts_rules', 'pool_balance_below', -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_alert('alerts_rules', 'pool_balance_below', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_alert('alerts_rules', 'pool_balance_below', 'Infinity');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_alert(NULL, 'pool_balance_below');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_alert('alerts_rules', 'balance');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.remove_alert('alerts_nope', 'pool_balance_below');
+\echo :LAST_ERROR_SQLSTATE
 
 SET ROLE credits_app;
 SELECT credits.set_alert('alerts_rules', 'pool_balance_below', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM credits.alerts;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_reader;
 SELECT pool, metric, threshold, value FROM credits.alerts WHERE pool = 'alerts_acme' ORDER BY id;
 SELECT credits.remove_alert('alerts_acme', 'pool_balance_below');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_owner;
 SELECT credits.set_alert('alerts_rules', 'member_usage_percent', 90);
 SELECT credits.remove_alert('alerts_rules', 'member_usage_percent');
 -- the alerts table is written by the extension only
 INSERT INTO credits.alerts (pool_id, pool, metric, threshold, value) VALUES (1, 'x', 'pool_balance_below', 1, 0);
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 SELECT * FROM credits.verify();

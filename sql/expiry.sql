@@ -1,7 +1,9 @@
 -- Expiry and upkeep: expire_grants(as_of) and its ledger dates, held parts
 -- of expiring grants, expire_holds, maintain(), transaction blocks,
 -- arguments and roles. as_of travels into 2100; ids are never printed.
-\set VERBOSITY verbose
+-- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
+-- also print LOCATION lines, which change between PostgreSQL builds).
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 SET DateStyle = 'ISO, YMD';
 SET TimeZone = 'UTC';
@@ -140,14 +142,20 @@ SELECT credits.cancel_subscription('expiry_tx', 'pro');
 -- Arguments and roles
 -------------------------------------------------------------------------------
 CALL credits.expire_grants(NULL);
+\echo :LAST_ERROR_SQLSTATE
 CALL credits.expire_holds(NULL);
+\echo :LAST_ERROR_SQLSTATE
 SET ROLE credits_app;
 CALL credits.expire_grants();
+\echo :LAST_ERROR_SQLSTATE
 CALL credits.expire_holds();
+\echo :LAST_ERROR_SQLSTATE
 CALL credits.maintain();
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_reader;
 CALL credits.maintain();
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_owner;
 CALL credits.expire_grants();

@@ -2,7 +2,9 @@
 -- catch-up, cancellation, UTC periods, arguments and roles.
 -- Time travels with as_of into 2100 (anchors there are still in the future,
 -- so every figure is the same on every run); ids are never printed.
-\set VERBOSITY verbose
+-- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
+-- also print LOCATION lines, which change between PostgreSQL builds).
+\set VERBOSITY default
 \set SHOW_CONTEXT never
 SET DateStyle = 'ISO, YMD';
 SET TimeZone = 'UTC';
@@ -104,11 +106,13 @@ SELECT plan, status, last_period_start, next_period_start, cancelled_at IS NOT N
   FROM credits.subscription_status WHERE pool = 'subs_cancel';
 -- cancelling again: CR010; a new subscription to the same plan is allowed
 SELECT credits.cancel_subscription('subs_cancel', 'pro');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_cancel', 'pro', 70, anchor => '2100-06-01 00:00+00') > 0 AS subscribed;
 SELECT plan, credits_per_period, status FROM credits.subscription_status
  WHERE pool = 'subs_cancel' ORDER BY status, credits_per_period;
 -- two active subscriptions of one pool to one plan: 23505
 SELECT credits.subscribe('subs_cancel', 'pro', 70);
+\echo :LAST_ERROR_SQLSTATE
 -- a plan of another pool is another subscription
 SELECT credits.create_pool('subs_other') > 0 AS created;
 SELECT credits.subscribe('subs_other', 'pro', 70, anchor => '2100-06-01 00:00+00') > 0 AS subscribed;
@@ -158,27 +162,49 @@ SELECT credits.balance('subs_now') AS balance;
 -- Arguments
 -------------------------------------------------------------------------------
 SELECT credits.subscribe(NULL, 'p', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', NULL, 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, period => NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, rollover_periods => NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, kind => NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, anchor => NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_nope', 'p', 10);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 0);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', -5);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 1.0000001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, kind => 'gift');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, period => '0');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, period => '-1 month');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, rollover_periods => -1);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.subscribe('subs_acme', 'p', 10, rollover_periods => 1001);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.cancel_subscription(NULL, 'p');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.cancel_subscription('subs_acme', NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.cancel_subscription('subs_nope', 'p');
+\echo :LAST_ERROR_SQLSTATE
 SELECT credits.cancel_subscription('subs_acme', 'no-such-plan');
+\echo :LAST_ERROR_SQLSTATE
 CALL credits.renew_subscriptions(NULL);
+\echo :LAST_ERROR_SQLSTATE
 -- a failed call changes nothing
 SELECT count(*) AS subscriptions FROM credits.subscription_status WHERE pool = 'subs_acme';
 
@@ -188,8 +214,11 @@ SELECT count(*) AS subscriptions FROM credits.subscription_status WHERE pool = '
 SELECT credits.create_pool('subs_roles') > 0 AS created;
 SET ROLE credits_app;
 SELECT credits.subscribe('subs_roles', 'pro', 10);
+\echo :LAST_ERROR_SQLSTATE
 CALL credits.renew_subscriptions('2100-01-01 00:00+00');
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM credits.subscription_status;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SET ROLE credits_owner;
 SELECT credits.subscribe('subs_roles', 'pro', 10, anchor => '2100-01-01 00:00+00') > 0 AS subscribed;
@@ -200,6 +229,7 @@ RESET ROLE;
 SET ROLE credits_reader;
 SELECT plan, status, next_period_start FROM credits.subscription_status WHERE pool = 'subs_roles';
 SELECT credits.cancel_subscription('subs_roles', 'pro');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 
 -- Every invariant holds; the 2100 subscriptions are cancelled so that other
