@@ -390,6 +390,21 @@ $$;
 -------------------------------------------------------------------------------
 -- Refunds
 -------------------------------------------------------------------------------
+-- What each grant gave to a charge or capture, less what was refunded to
+-- it already; entry_id orders the parts as they were consumed.
+CREATE FUNCTION credits._refundable_parts(p_pool_id bigint, p_charge_id bigint)
+RETURNS TABLE (grant_id bigint, entry_id bigint, refundable bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT l.grant_id, max(l.entry_id) FILTER (WHERE l.entry_type <> 'refund'),
+	       sum(CASE WHEN l.entry_type = 'capture' THEN -l.held ELSE -l.amount END)::bigint
+	  FROM credits.ledger l
+	 WHERE l.pool_id = p_pool_id AND l.charge_id = p_charge_id AND l.grant_id IS NOT NULL
+	   AND l.entry_type IN ('charge', 'capture', 'refund')
+	 GROUP BY l.grant_id;
+END;
+
 -- Gives credits of a succeeded charge or capture back to the grants they
 -- came from, the last consumed first. A part whose grant has expired or been
 -- voided since is refunded and expires (or is voided) at once.
@@ -418,20 +433,7 @@ BEGIN
 			USING ERRCODE = 'CR010', HINT = 'Pass the charge_id of a succeeded charge or capture.';
 	END IF;
 	PERFORM credits._lock_pool_id(head.pool_id);
-	-- what each grant gave, less what was refunded to it already
-	CREATE TEMP TABLE IF NOT EXISTS credits_refund_parts (grant_id bigint, entry_id bigint, refundable bigint)
-		ON COMMIT DROP;
-	TRUNCATE credits_refund_parts;
-	INSERT INTO credits_refund_parts
-	SELECT l.grant_id, max(l.entry_id),
-	       sum(CASE WHEN l.entry_type = 'charge' THEN -l.amount
-	                WHEN l.entry_type = 'capture' THEN -l.held
-	                ELSE -l.amount END)::bigint
-	  FROM credits.ledger l
-	 WHERE l.pool_id = head.pool_id AND l.charge_id = head.entry_id AND l.grant_id IS NOT NULL
-	   AND l.entry_type IN ('charge', 'capture', 'refund')
-	 GROUP BY l.grant_id;
-	SELECT coalesce(sum(p.refundable), 0) INTO v_refundable FROM credits_refund_parts p;
+	SELECT coalesce(sum(p.refundable), 0) INTO v_refundable FROM credits._refundable_parts(head.pool_id, head.entry_id) p;
 	v_amount := coalesce(v_amount, v_refundable);
 	IF v_amount > v_refundable THEN
 		RAISE EXCEPTION 'cannot refund % credits of charge %: % remain refundable', amount, charge_id,
@@ -442,7 +444,8 @@ BEGIN
 			      HINT = 'Refund at most what remains refundable.';
 	END IF;
 	v_left := v_amount;
-	FOR part IN SELECT * FROM credits_refund_parts p WHERE p.refundable > 0 ORDER BY p.entry_id DESC LOOP
+	FOR part IN SELECT * FROM credits._refundable_parts(head.pool_id, head.entry_id) p
+	             WHERE p.refundable > 0 ORDER BY p.entry_id DESC LOOP
 		EXIT WHEN v_left = 0;
 		v_back := least(v_left, part.refundable);
 		v_left := v_left - v_back;
@@ -620,6 +623,7 @@ REVOKE ALL ON FUNCTION
 	credits.capture(bigint, numeric, jsonb),
 	credits.release(bigint),
 	credits.refund(bigint, numeric, text),
+	credits._refundable_parts(bigint, bigint),
 	credits.set_rate(text, numeric, text, timestamptz),
 	credits.charge_usage(text, text, text, numeric, text, jsonb),
 	credits.set_frequency_cap(text, text, integer, interval),
