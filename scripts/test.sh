@@ -24,20 +24,32 @@ finish() {
 ensure_packages || { record setup 1; finish; }
 build_and_install || { record build 1; finish; }
 
+# run_unit_tests <label> <build dir> [cmake options]: builds the C++ core's
+# GoogleTest suite and records every test.
+run_unit_tests() {
+	local label=$1 dir=$2
+	shift 2
+	local build_log
+	build_log=$(mktemp /tmp/credits-cmake.XXXXXX)
+	if cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >"$build_log" 2>&1 &&
+		cmake --build "$dir" -j2 --target credits_unit_tests >>"$build_log" 2>&1; then
+		ctest --test-dir "$dir" --output-on-failure -j2 >"$dir/ctest.log" 2>&1
+		local line name
+		while read -r line; do
+			name=$(sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/' <<<"$line")
+			if grep -q ' Passed' <<<"$line"; then record "$label/$name" 0; else record "$label/$name" 1; fi
+		done < <(grep -E '^ *[0-9]+/[0-9]+ Test +#' "$dir/ctest.log")
+		grep -qE '^ *[0-9]+/[0-9]+ Test +#' "$dir/ctest.log" || { cat "$dir/ctest.log"; record "$label/ctest" 1; }
+	else
+		tail -30 "$build_log"
+		record "$label/build" 1
+	fi
+}
+
 log "C++ unit tests (GoogleTest, ctest)"
-build_log=$(mktemp /tmp/credits-cmake.XXXXXX)
-if cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$build_log" 2>&1 &&
-	cmake --build "$ROOT/build" -j2 >>"$build_log" 2>&1; then
-	ctest --test-dir "$ROOT/build" --output-on-failure -j2 >"$ROOT/build/ctest.log" 2>&1
-	while read -r line; do
-		name=$(sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .*/\1/' <<<"$line")
-		if grep -q ' Passed' <<<"$line"; then record "unit/$name" 0; else record "unit/$name" 1; fi
-	done < <(grep -E '^ *[0-9]+/[0-9]+ Test +#' "$ROOT/build/ctest.log")
-	grep -qE '^ *[0-9]+/[0-9]+ Test +#' "$ROOT/build/ctest.log" || { cat "$ROOT/build/ctest.log"; record unit/ctest 1; }
-else
-	tail -30 "$build_log"
-	record unit/build 1
-fi
+run_unit_tests unit "$ROOT/build"
+log "C++ unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+run_unit_tests unit-asan "$ROOT/build-asan" -DCREDITS_SANITIZE=ON
 
 start_server || { record server 1; finish; }
 
