@@ -56,7 +56,7 @@ CREATE TABLE credits.frequency_caps (
 	pool_id bigint NOT NULL REFERENCES credits.pools,
 	feature text NOT NULL,
 	max_calls integer NOT NULL CHECK (max_calls >= 0),
-	per interval NOT NULL CHECK (per > interval '0'),
+	per interval NOT NULL CHECK (per > interval '0' AND per <= interval '100 years'),
 	PRIMARY KEY (pool_id, feature)
 );
 
@@ -78,6 +78,67 @@ SELECT pg_catalog.pg_extension_config_dump('credits.frequency_caps', '');
 -------------------------------------------------------------------------------
 -- Internal helpers
 -------------------------------------------------------------------------------
+-- The application's keys (pool, member, feature, plan, idempotency key) are
+-- 1 to 1000 bytes of text: 22023 for an empty key (a missing id in the
+-- caller) or a longer one (it would not fit an index entry: 54000).
+CREATE FUNCTION credits._check_key(what text, key text)
+RETURNS void AS 'MODULE_PATHNAME', 'credits_check_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- 0.1 enrolled any member key.
+CREATE OR REPLACE FUNCTION credits._enroll(p_pool_id bigint, p_member text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT credits._check_key('member', p_member);
+	INSERT INTO credits.members (pool_id, member, period_start)
+	VALUES (p_pool_id, p_member, credits._period_start('month', now()))
+	ON CONFLICT (pool_id, member) DO NOTHING;
+END;
+
+-- 0.1 checked only for an empty key.
+CREATE OR REPLACE FUNCTION credits.create_pool(pool text, name text DEFAULT NULL, settings jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_key text;
+	v_topup bigint;
+	v_id bigint;
+BEGIN
+	PERFORM credits._require('pool', pool, 'settings', settings);
+	PERFORM credits._check_key('pool', pool);
+	IF jsonb_typeof(settings) <> 'object' THEN
+		RAISE EXCEPTION 'invalid settings: expected a JSON object'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('settings was %s.', settings);
+	END IF;
+	FOR v_key IN SELECT jsonb_object_keys(settings) LOOP
+		IF v_key <> 'topup_increment' THEN
+			RAISE EXCEPTION 'unknown pool setting "%"', v_key
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'Known settings: topup_increment.';
+		END IF;
+	END LOOP;
+	IF settings ? 'topup_increment' THEN
+		IF jsonb_typeof(settings -> 'topup_increment') <> 'number' THEN
+			RAISE EXCEPTION 'invalid topup_increment: expected a number'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		v_topup := credits._amount((settings ->> 'topup_increment')::numeric, 'topup_increment', false);
+	END IF;
+	INSERT INTO credits.pools (pool, name, settings, topup_increment)
+	VALUES (create_pool.pool, create_pool.name, create_pool.settings, v_topup)
+	ON CONFLICT DO NOTHING
+	RETURNING pool_id INTO v_id;
+	IF v_id IS NULL THEN
+		RAISE EXCEPTION 'pool "%" already exists', pool
+			USING ERRCODE = 'unique_violation', HINT = 'Pool keys are unique; pick another key.';
+	END IF;
+	RETURN v_id;
+END
+$$;
+
 -- A grant that can no longer be spent: voided, expired by expire_grants, or
 -- past its expires_at.
 CREATE FUNCTION credits._grant_dead(g credits.grants, p_at timestamptz)
@@ -374,6 +435,9 @@ DECLARE
 	v_commit boolean := NOT credits._in_transaction_block();
 BEGIN
 	PERFORM credits._require('as_of', as_of);
+	IF NOT pg_catalog.isfinite(as_of) THEN
+		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF NOT credits._maintenance_lock('expire_holds') THEN
 		RETURN;
 	END IF;
@@ -483,6 +547,10 @@ AS $$
 BEGIN
 	PERFORM credits._require('feature', feature, 'credits_per_unit', credits_per_unit, 'unit', unit,
 	                         'effective_from', effective_from);
+	PERFORM credits._check_key('feature', feature);
+	IF NOT isfinite(effective_from) THEN
+		RAISE EXCEPTION 'invalid effective_from: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF credits_per_unit < 0 OR credits_per_unit = 'NaN' OR credits_per_unit > 1000000000000 THEN
 		RAISE EXCEPTION 'invalid credits_per_unit: must be a finite number from 0 to 1000000000000'
 			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('credits_per_unit was %s.', credits_per_unit);
@@ -522,9 +590,11 @@ BEGIN
 		RAISE EXCEPTION 'invalid max_calls: must be 0 or more' USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = format('max_calls was %s.', max_calls);
 	END IF;
-	IF per <= interval '0' THEN
-		RAISE EXCEPTION 'invalid per: must be a positive interval' USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = format('per was %s.', per);
+	PERFORM credits._check_key('feature', feature);
+	-- at most 100 years: a charge looks back `per` from now
+	IF per <= interval '0' OR per > interval '100 years' THEN
+		RAISE EXCEPTION 'invalid per: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('per was %s.', per);
 	END IF;
 	v_pool := credits._lock_pool(pool);
 	INSERT INTO credits.frequency_caps (pool_id, feature, max_calls, per)
@@ -609,6 +679,7 @@ END;
 -------------------------------------------------------------------------------
 REVOKE ALL ON credits.holds, credits.hold_parts, credits.rates, credits.frequency_caps FROM PUBLIC;
 REVOKE ALL ON FUNCTION
+	credits._check_key(text, text),
 	credits._grant_dead(credits.grants, timestamptz),
 	credits._unhold(bigint, bigint, bigint, bigint, text, text, timestamptz),
 	credits._lapse_holds(bigint, timestamptz),
@@ -773,11 +844,15 @@ DECLARE
 BEGIN
 	PERFORM credits._require('pool', pool, 'plan', plan, 'credits_per_period', credits_per_period, 'period', period,
 	                         'rollover_periods', rollover_periods, 'kind', kind, 'anchor', anchor);
+	PERFORM credits._check_key('plan', plan);
 	v_amount := credits._amount(credits_per_period, 'credits_per_period', false);
 	PERFORM credits._kind_rank(kind);
-	IF period <= interval '0' OR credits._period_at(anchor, period, 1) <= anchor THEN
-		RAISE EXCEPTION 'invalid period: must be a positive interval' USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = format('period was %s.', period);
+	IF NOT isfinite(anchor) THEN
+		RAISE EXCEPTION 'invalid anchor: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF period <= interval '0' OR period > interval '100 years' OR credits._period_at(anchor, period, 1) <= anchor THEN
+		RAISE EXCEPTION 'invalid period: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('period was %s.', period);
 	END IF;
 	IF rollover_periods < 0 OR rollover_periods > 1000 THEN
 		RAISE EXCEPTION 'invalid rollover_periods: must be from 0 to 1000' USING ERRCODE = 'invalid_parameter_value',
@@ -862,6 +937,9 @@ DECLARE
 	v_commit boolean := NOT credits._in_transaction_block();
 BEGIN
 	PERFORM credits._require('as_of', as_of);
+	IF NOT pg_catalog.isfinite(as_of) THEN
+		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF NOT credits._maintenance_lock('renew_subscriptions') THEN
 		RETURN;
 	END IF;
@@ -876,41 +954,39 @@ $$;
 
 -- One batch of expire_grants: up to 500 grants past expires_at at `as_of`,
 -- their pools locked in pool order. Each expiry is one ledger entry dated at
--- the grant's expires_at. Held parts stay with their holds.
+-- the grant's expires_at. Held parts stay with their holds. No temp table:
+-- one in the caller's pg_temp with the same name would be used instead.
 CREATE FUNCTION credits._expire_batch(p_as_of timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	v_grants bigint[];
 	v_pool bigint;
 	v_any boolean := false;
 BEGIN
-	-- IF NOT EXISTS would send a NOTICE for every batch after the first
-	IF to_regclass('pg_temp.credits_expiring') IS NULL THEN
-		CREATE TEMP TABLE credits_expiring (pool_id bigint, grant_id bigint, was bigint) ON COMMIT DROP;
-	END IF;
-	TRUNCATE credits_expiring;
-	INSERT INTO credits_expiring (pool_id, grant_id)
-	SELECT g.pool_id, g.grant_id FROM credits.grants g
-	 WHERE g.expires_at <= p_as_of AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL
-	 ORDER BY g.expires_at LIMIT 500;
-	FOR v_pool IN SELECT DISTINCT e.pool_id FROM credits_expiring e ORDER BY 1 LOOP
+	SELECT array_agg(d.grant_id) INTO v_grants
+	  FROM (SELECT g.grant_id FROM credits.grants g
+	         WHERE g.expires_at <= p_as_of AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL
+	         ORDER BY g.expires_at LIMIT 500) d;
+	FOR v_pool IN SELECT DISTINCT g.pool_id FROM credits.grants g WHERE g.grant_id = ANY (v_grants) ORDER BY 1 LOOP
 		PERFORM credits._lock_pool_id(v_pool);
 		v_any := true;
 	END LOOP;
 	-- read what remains only now, under the pool locks
-	UPDATE credits_expiring e SET was = g.remaining
-	  FROM credits.grants g
-	 WHERE g.pool_id = e.pool_id AND g.grant_id = e.grant_id AND g.expired_at IS NULL AND g.voided_at IS NULL;
-	UPDATE credits.grants g SET expired_at = g.expires_at, remaining = 0
-	  FROM credits_expiring e
-	 WHERE g.pool_id = e.pool_id AND g.grant_id = e.grant_id AND e.was IS NOT NULL;
+	WITH expired AS (
+		UPDATE credits.grants g SET expired_at = g.expires_at, remaining = 0
+		  FROM credits.grants was
+		 WHERE was.pool_id = g.pool_id AND was.grant_id = g.grant_id
+		   AND g.grant_id = ANY (v_grants) AND g.expired_at IS NULL AND g.voided_at IS NULL
+		RETURNING g.pool_id, g.grant_id, g.member, g.expires_at, was.remaining AS was
+	)
 	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
-	SELECT g.pool_id, g.expires_at, 'expire', g.member, g.grant_id, -e.was, 'grant expired'
-	  FROM credits_expiring e
-	  JOIN credits.grants g ON g.pool_id = e.pool_id AND g.grant_id = e.grant_id
-	 WHERE e.was > 0;
+	SELECT e.pool_id, e.expires_at, 'expire', e.member, e.grant_id, -e.was, 'grant expired'
+	  FROM expired e
+	 WHERE e.was > 0
+	 ORDER BY e.expires_at, e.grant_id;
 	RETURN v_any;
 END
 $$;
@@ -922,6 +998,9 @@ DECLARE
 	v_commit boolean := NOT credits._in_transaction_block();
 BEGIN
 	PERFORM credits._require('as_of', as_of);
+	IF NOT pg_catalog.isfinite(as_of) THEN
+		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF NOT credits._maintenance_lock('expire_grants') THEN
 		RETURN;
 	END IF;
@@ -1280,6 +1359,10 @@ BEGIN
 	IF granularity NOT IN ('day', 'month') THEN
 		RAISE EXCEPTION 'unknown granularity "%"', granularity
 			USING ERRCODE = 'invalid_parameter_value', HINT = 'Granularities: day, month.';
+	END IF;
+	IF NOT isfinite(from_ts) OR NOT isfinite(to_ts) THEN
+		RAISE EXCEPTION 'invalid range: from_ts and to_ts must be finite' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('from_ts %s, to_ts %s.', from_ts, to_ts);
 	END IF;
 	IF to_ts < from_ts THEN
 		RAISE EXCEPTION 'invalid range: to_ts is before from_ts' USING ERRCODE = 'invalid_parameter_value',

@@ -446,10 +446,10 @@ ChargeRequest ChargeArgs(FunctionCallInfo fcinfo) {
 	RequireArg(fcinfo, 2, "amount");
 	ChargeRequest req;
 	req.pool = TextArg(fcinfo, 0);
-	req.member = TextArg(fcinfo, 1);
+	req.member = KeyArg(fcinfo, 1, "member");
 	req.amount = NumericToMicros(PG_GETARG_DATUM(2), "amount");
-	req.feature = OptionalTextArg(fcinfo, 3);
-	req.idempotency_key = OptionalTextArg(fcinfo, 4);
+	req.feature = OptionalKeyArg(fcinfo, 3, "feature");
+	req.idempotency_key = OptionalKeyArg(fcinfo, 4, "idempotency_key");
 	req.metadata = PG_ARGISNULL(5) ? Datum(0) : PG_GETARG_DATUM(5);
 	return req;
 }
@@ -534,12 +534,12 @@ CREDITS_FUNCTION(credits_charge_usage) {
 	RequireArg(fcinfo, 3, "quantity");
 	ChargeRequest req;
 	req.pool = TextArg(fcinfo, 0);
-	req.member = TextArg(fcinfo, 1);
-	req.feature = TextArg(fcinfo, 2);
+	req.member = KeyArg(fcinfo, 1, "member");
+	req.feature = KeyArg(fcinfo, 2, "feature");
 	req.quantity = PG_GETARG_DATUM(3);
 	req.quantity_text = TrimScale(NumericToString(req.quantity));
 	CheckQuantity(req.quantity, "quantity");
-	req.idempotency_key = OptionalTextArg(fcinfo, 4);
+	req.idempotency_key = OptionalKeyArg(fcinfo, 4, "idempotency_key");
 	req.metadata = PG_ARGISNULL(5) ? Datum(0) : PG_GETARG_DATUM(5);
 	req.amount = PriceUsage(*req.feature, req.quantity);
 	ChargeOutcome out = RunCharge(req, ChargeMode::kRaise);
@@ -554,12 +554,12 @@ CREDITS_FUNCTION(credits_reserve) {
 	RequireArg(fcinfo, 3, "ttl");
 	ChargeRequest req;
 	req.pool = TextArg(fcinfo, 0);
-	req.member = TextArg(fcinfo, 1);
+	req.member = KeyArg(fcinfo, 1, "member");
 	req.amount = NumericToMicros(PG_GETARG_DATUM(2), "amount");
 	req.hold = true;
 	req.hold_expires_at = AddInterval(GetCurrentTransactionStartTimestamp(), PG_GETARG_DATUM(3), "ttl");
-	req.feature = OptionalTextArg(fcinfo, 4);
-	req.idempotency_key = OptionalTextArg(fcinfo, 5);
+	req.feature = OptionalKeyArg(fcinfo, 4, "feature");
+	req.idempotency_key = OptionalKeyArg(fcinfo, 5, "idempotency_key");
 	req.metadata = PG_ARGISNULL(6) ? Datum(0) : PG_GETARG_DATUM(6);
 	ChargeOutcome out = RunCharge(req, ChargeMode::kRaise);
 	PG_RETURN_INT64(out.charge_id);
@@ -567,7 +567,7 @@ CREDITS_FUNCTION(credits_reserve) {
 
 CREDITS_FUNCTION(credits_balance) {
 	RequireArg(fcinfo, 0, "pool");
-	Micros balance = Balance(TextArg(fcinfo, 0), OptionalTextArg(fcinfo, 1));
+	Micros balance = Balance(TextArg(fcinfo, 0), OptionalKeyArg(fcinfo, 1, "member"));
 	return MicrosToNumeric(balance);
 }
 

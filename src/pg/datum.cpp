@@ -1,6 +1,7 @@
 #include "pg/datum.hpp"
 
 #include "core/error.hpp"
+#include "core/key.hpp"
 #include "pg/boundary.hpp"
 
 namespace credits::pg {
@@ -26,6 +27,19 @@ std::optional<std::string> OptionalTextArg(FunctionCallInfo fcinfo, int n) {
 	return TextArg(fcinfo, n);
 }
 
+std::string KeyArg(FunctionCallInfo fcinfo, int n, const char *what) {
+	RequireArg(fcinfo, n, what);
+	std::string key = TextArg(fcinfo, n);
+	CheckKey(key, what);
+	return key;
+}
+
+std::optional<std::string> OptionalKeyArg(FunctionCallInfo fcinfo, int n, const char *what) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	return KeyArg(fcinfo, n, what);
+}
+
 std::string NumericToString(Datum numeric) {
 	const char *text = Guard([&] { return DatumGetCString(DirectFunctionCall1(numeric_out, numeric)); });
 	return std::string(text);
@@ -43,10 +57,20 @@ void CheckQuantity(Datum numeric, const char *what) {
 }
 
 Timestamp AddInterval(Timestamp at, Datum interval, const char *what) {
-	Timestamp result = Guard(
-	    [&] { return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(at), interval)); });
+	// checked before adding: a huge interval would overflow the timestamp
+	bool in_range = Guard([&] {
+		Interval zero{0, 0, 0};
+		Interval max{0, 0, 100 * MONTHS_PER_YEAR};
+		return DatumGetBool(DirectFunctionCall2(interval_gt, interval, PointerGetDatum(&zero))) &&
+		       DatumGetBool(DirectFunctionCall2(interval_le, interval, PointerGetDatum(&max)));
+	});
+	Timestamp result = in_range ? Guard([&] {
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(at), interval));
+	})
+	                            : at;
 	if (result <= at)
-		throw Error(sqlstate::kInvalidParameter, std::string("invalid ") + what + ": must be a positive interval", {},
+		throw Error(sqlstate::kInvalidParameter,
+		            std::string("invalid ") + what + ": must be a positive interval of at most 100 years", {},
 		            std::string("Pass an interval such as '15 minutes'."));
 	return result;
 }

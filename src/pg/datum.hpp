@@ -14,6 +14,10 @@ void RequireArg(FunctionCallInfo fcinfo, int n, const char *what);
 
 std::string TextArg(FunctionCallInfo fcinfo, int n);
 std::optional<std::string> OptionalTextArg(FunctionCallInfo fcinfo, int n);
+// An application key (core/key.hpp): 22004 when NULL, 22023 when empty or
+// longer than 1000 bytes. The optional form passes NULL through.
+std::string KeyArg(FunctionCallInfo fcinfo, int n, const char *what);
+std::optional<std::string> OptionalKeyArg(FunctionCallInfo fcinfo, int n, const char *what);
 
 std::string DatumToString(Datum text_value);
 std::string NumericToString(Datum numeric);
@@ -21,7 +25,8 @@ Micros NumericToMicros(Datum numeric, const char *what, bool allow_negative = fa
 Datum MicrosToNumeric(Micros value);
 // 22023 unless the numeric is finite and not negative (any scale).
 void CheckQuantity(Datum numeric, const char *what);
-// at + interval; 22023 unless the interval is positive.
+// at + interval; 22023 unless the interval is positive and at most 100
+// years (so that the result, and now minus it, stay timestamps).
 Timestamp AddInterval(Timestamp at, Datum interval, const char *what);
 Datum StringToText(const std::string &s);
 

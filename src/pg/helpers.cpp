@@ -2,6 +2,7 @@
 // (amount parsing, kind ranks, periods) instead of restating them.
 #include "core/deduction.hpp"
 #include "core/error.hpp"
+#include "core/key.hpp"
 #include "core/period.hpp"
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
@@ -38,6 +39,12 @@ CREDITS_FUNCTION(credits_require) {
 			std::string name = ArgName(fcinfo, i);
 			throw Error(sqlstate::kNullValue, name + " must not be NULL", {}, "Pass a value for " + name + ".");
 		}
+	PG_RETURN_VOID();
+}
+
+// _check_key(what text, key text): 22023 unless key is 1 to 1000 bytes.
+CREDITS_FUNCTION(credits_check_key) {
+	CheckKey(TextArg(fcinfo, 1), TextArg(fcinfo, 0));
 	PG_RETURN_VOID();
 }
 
