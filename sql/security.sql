@@ -243,7 +243,7 @@ SELECT p.oid::regprocedure AS procedure, p.prosecdef, p.proconfig
   FROM pg_proc p
  WHERE p.pronamespace = 'credits'::regnamespace AND (p.prokind = 'p' OR p.proconfig IS NULL)
    AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 
 -------------------------------------------------------------------------------
 -- Planted objects change nothing
