@@ -70,6 +70,17 @@ DROP INDEX credits.ledger_idempotency_idx;
 CREATE UNIQUE INDEX ledger_idempotency_idx ON credits.ledger (pool_id, idempotency_key)
 	WHERE idempotency_key IS NOT NULL AND status = 'succeeded' AND entry_type = 'charge';
 
+-- 0.1 left out the pools' identity sequence: after a restore, new pools
+-- took ids that restored pools had.
+SELECT pg_catalog.pg_extension_config_dump('credits.pools_pool_id_seq', '');
+-- The usage guard checks what a change adds to a member's usage. A row is
+-- inserted with usage only by pg_restore (the API enrolls members with none),
+-- and a restored row may be past a limit lowered since, or revoked: 0.1
+-- refused to restore it.
+DROP TRIGGER members_usage_guard ON credits.members;
+CREATE TRIGGER members_usage_guard BEFORE UPDATE ON credits.members
+	FOR EACH ROW EXECUTE FUNCTION credits._member_usage_guard();
+
 SELECT pg_catalog.pg_extension_config_dump('credits.holds', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.hold_parts', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.rates', '');
@@ -1237,7 +1248,10 @@ $$;
 CREATE CONSTRAINT TRIGGER pools_alerts AFTER UPDATE ON credits.pools
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW WHEN (NEW.has_alerts) EXECUTE FUNCTION credits._pool_alerts();
-CREATE CONSTRAINT TRIGGER members_alerts AFTER INSERT OR UPDATE ON credits.members
+-- Members are enrolled without a limit, so an insert never crosses anything;
+-- not firing on insert also keeps pg_restore from alerting (or re-arming
+-- alert_state) while it loads the members table.
+CREATE CONSTRAINT TRIGGER members_alerts AFTER UPDATE ON credits.members
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW WHEN (NEW.credit_limit IS NOT NULL) EXECUTE FUNCTION credits._member_alerts();
 

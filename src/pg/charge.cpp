@@ -23,6 +23,13 @@ Statement lock_pool{"UPDATE credits.pools SET version = version + 1 WHERE pool =
                     " RETURNING pool_id, nextval('credits.ledger_entry_id_seq'), next_hold_expiry, has_caps",
                     {TEXTOID}};
 
+// The same for a database whose extension is still at 0.1 (the library was
+// upgraded, ALTER EXTENSION credits UPDATE not yet run): its pools have no
+// holds and no caps.
+Statement lock_pool_0_1{"UPDATE credits.pools SET version = version + 1 WHERE pool = $1"
+                        " RETURNING pool_id, nextval('credits.ledger_entry_id_seq'), NULL::timestamptz, false",
+                        {TEXTOID}};
+
 Statement lapse_holds{"SELECT credits._lapse_holds($1, $2)", {INT8OID, TIMESTAMPTZOID}};
 
 // The cap on a feature, and the member's calls of it inside the window.
@@ -78,6 +85,17 @@ Statement overdue_held{"SELECT hp.held, h.member,"
                        {INT8OID, TIMESTAMPTZOID, TEXTOID}};
 
 Statement find_pool_holds{"SELECT pool_id, next_hold_expiry FROM credits.pools WHERE pool = $1", {TEXTOID}};
+Statement find_pool_0_1{"SELECT pool_id, NULL::timestamptz FROM credits.pools WHERE pool = $1", {TEXTOID}};
+
+// Whether the schema is 0.2's (holds, caps) or still 0.1's: one syscache
+// lookup per call, so a session that runs ALTER EXTENSION UPDATE switches
+// at once.
+bool SchemaHasHolds() {
+	return Guard([] {
+		Oid pools = get_relname_relid("pools", get_namespace_oid("credits", false));
+		return OidIsValid(pools) && get_attnum(pools, "next_hold_expiry") != InvalidAttrNumber;
+	});
+}
 
 Statement find_key{"SELECT entry_id, member, requested, feature, quantity, balance_after, member_used_after"
                    "  FROM credits.ledger"
@@ -369,7 +387,7 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	SpiSession spi(false);
 
 	Datum pool_key = Text(req.pool);
-	if (spi.Run(lock_pool, &pool_key, nullptr) == 0)
+	if (spi.Run(SchemaHasHolds() ? lock_pool : lock_pool_0_1, &pool_key, nullptr) == 0)
 		throw UnknownPool(req.pool);
 	const int64_t pool_id = spi.Int64(0, 1);
 	const int64_t entry_id = spi.Int64(0, 2);
@@ -458,7 +476,7 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(true);
 	Datum key = Text(pool);
-	if (spi.Run(find_pool_holds, &key, nullptr) == 0)
+	if (spi.Run(SchemaHasHolds() ? find_pool_holds : find_pool_0_1, &key, nullptr) == 0)
 		throw UnknownPool(pool);
 	const int64_t pool_id = spi.Int64(0, 1);
 	const bool holds_due = !spi.IsNull(0, 2) && spi.Int64(0, 2) <= now;
