@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Reports benchmark: the report queries on one pool of a big ledger, balance()
+# on a big ledger vs a tiny one, and charge TPS on the big database vs a
+# small one.
+#
+#   bash bench/reports.sh
+#
+# Environment (defaults): REPORTS_POOLS (10000) and REPORTS_ROWS_PER_POOL
+# (1000): the big ledger has POOLS x ROWS_PER_POOL rows over 24 months (the
+# issue's 10^7); REPORTS_RUNS (25: timed runs per query, each on another
+# random pool; median and p90), REPORTS_CHARGE_SECONDS (10), REPORTS_ROUNDS
+# (2: big and small databases take turns), REPORTS_CLIENTS (8),
+# REPORTS_VERIFY (1: run credits.verify() on the big database at the end,
+# timed), KEEP_SERVER_DIR.
+#
+# Three databases, loaded by bench/reports_load.sql (bulk SQL straight into
+# credits' tables, consistent with the ledger, then VACUUM ANALYZE):
+#   big   (postgres): POOLS pools x ROWS_PER_POOL ledger rows (24 grants, the
+#         rest charges, all pools interleaved in time order);
+#   tiny: 1 pool x ROWS_PER_POOL rows: the same pool shape, a ledger of
+#         ROWS_PER_POOL rows (10^3 by default);
+#   small: POOLS pools x 24 grants and no charges (ledger 24 x POOLS rows).
+# Times, server-side (clock_timestamp() around EXECUTE, every column of every
+# row computed: WHERE s IS NOT NULL),
+# monthly_summary, statement(..., 'day') over the last year, pool_balances
+# and balance() on big, and balance() on tiny; prints the plans of one run
+# of each (auto_explain, nested statements). Then pgbench -M prepared
+# charges of 1 credit on random pools at REPORTS_CLIENTS clients,
+# synchronous_commit off, on big and small.
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$BENCH_DIR/more_common.sh"
+
+POOLS=${REPORTS_POOLS:-10000}
+RPP=${REPORTS_ROWS_PER_POOL:-1000}
+RUNS=${REPORTS_RUNS:-25}
+CSECS=${REPORTS_CHARGE_SECONDS:-10}
+ROUNDS=${REPORTS_ROUNDS:-2}
+CLIENTS=${REPORTS_CLIENTS:-8}
+VERIFY=${REPORTS_VERIFY:-1}
+
+bench_server
+psql_q -c "CREATE DATABASE small" -c "CREATE DATABASE tiny"
+for db in small tiny; do psql_q -d $db -c "SET client_min_messages = warning" -c "CREATE EXTENSION credits"; done
+
+load() { # load <db> <pools> <rows per pool>
+	local t0 t1
+	t0=$(date +%s.%N)
+	psql_q -d "$1" -v pools="$2" -v rows_per_pool="$3" -f "$BENCH_DIR/reports_load.sql"
+	psql_q -d "$1" -c "VACUUM (ANALYZE) credits.pools, credits.members, credits.grants, credits.ledger"
+	t1=$(date +%s.%N)
+	printf '  %-8s %6d pools x %5d rows = %9d ledger rows, loaded and analyzed in %.0f s; ledger %s\n' "$1" "$2" "$3" \
+		"$(psql_q -d "$1" -c 'SELECT count(*) FROM credits.ledger')" "$(echo "$t1 - $t0" | bc)" \
+		"$(psql_q -d "$1" -c "SELECT pg_size_pretty(pg_total_relation_size('credits.ledger'))")"
+}
+log "loading"
+load postgres "$POOLS" "$RPP"
+load tiny 1 "$RPP"
+load small "$POOLS" 24
+
+# The timing helper, in each database: runs `sql` (parameter $1 = a pool
+# key) `runs` times on random pools after one warm-up run, every row
+# fetched; returns the milliseconds of each run.
+for db in postgres tiny; do
+	psql_q -d $db <<'SQL'
+CREATE FUNCTION public.bench_time(sql text, runs int, pools int)
+RETURNS SETOF double precision
+LANGUAGE plpgsql AS $$
+DECLARE
+	t timestamptz;
+	n bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM (%s) s WHERE s IS NOT NULL', sql) INTO n USING 'p' || (1 + floor(random() * pools))::int;
+	FOR i IN 1 .. runs LOOP
+		t := clock_timestamp();
+		EXECUTE format('SELECT count(*) FROM (%s) s WHERE s IS NOT NULL', sql) INTO n USING 'p' || (1 + floor(random() * pools))::int;
+		RETURN NEXT extract(epoch FROM clock_timestamp() - t) * 1000;
+	END LOOP;
+END
+$$;
+SQL
+done
+# time_query <db> <pools> <sql>: "median p90 rows" in ms
+time_query() {
+	psql_q -d "$1" -v sql="$3" -v runs="$RUNS" -v pools="$2" <<'SQL'
+SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY t)::numeric, 2) || ' ' ||
+       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY t)::numeric, 2)
+  FROM public.bench_time(:'sql', :runs, :pools) t;
+SQL
+}
+rows_of() { psql_q -d "$1" -c "SELECT count(*) FROM ($2) s" 2>/dev/null || true; }
+
+Q_MONTHLY="SELECT * FROM credits.monthly_summary WHERE pool = \$1"
+Q_STATEMENT="SELECT * FROM credits.statement(\$1, now() - interval '1 year', now(), 'day')"
+Q_POOLBAL="SELECT * FROM credits.pool_balances WHERE pool = \$1"
+Q_BALANCE="SELECT credits.balance(\$1)"
+
+log "timing the report queries: $RUNS runs each on random pools, after one warm-up run"
+declare -A T
+T[monthly]=$(time_query postgres "$POOLS" "$Q_MONTHLY")
+T[statement]=$(time_query postgres "$POOLS" "$Q_STATEMENT")
+T[poolbal]=$(time_query postgres "$POOLS" "$Q_POOLBAL")
+T[balance]=$(time_query postgres "$POOLS" "$Q_BALANCE")
+T[balance_tiny]=$(time_query tiny 1 "$Q_BALANCE")
+for k in "${!T[@]}"; do echo "  $k: ${T[$k]}"; done
+
+log "plans of one run each on pool p1 (auto_explain, nested statements included)"
+PLANS=$RUN_DIR/plans.log
+: >"$WORK/mark"
+lines_before=$(wc -l <"$SERVER_LOG")
+psql -X -q -d postgres >/dev/null <<'SQL'
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_analyze = on;
+SET auto_explain.log_buffers = on;
+SET auto_explain.log_timing = on;
+SET auto_explain.log_nested_statements = on;
+SELECT * FROM credits.monthly_summary WHERE pool = 'p1';
+SELECT * FROM credits.statement('p1', now() - interval '1 year', now(), 'day');
+SELECT * FROM credits.pool_balances WHERE pool = 'p1';
+SELECT credits.balance('p1');
+SQL
+sleep 1
+tail -n +"$((lines_before + 1))" "$SERVER_LOG" >"$PLANS"
+# The top-level plan of each statement, and the statement's inner query.
+grep -v -E '^\s*$' "$PLANS" | sed -n '/duration:/,$p' | cut -c1-200 | head -150
+
+log "charges: pgbench -M prepared, $CLIENTS clients, random pools of $POOLS, synchronous_commit off, $CSECS s per run, $ROUNDS round(s)"
+cat >"$WORK/charge.sql" <<PGB
+\\set pool random(1, $POOLS)
+\\set member random(1, 4)
+SELECT * FROM credits.charge('p' || :pool, 'u' || :member, 1, 'bench');
+PGB
+declare -A CT
+for round in $(seq 1 "$ROUNDS"); do
+	for db in postgres small; do
+		psql_q -d $db -c "VACUUM (ANALYZE) credits.pools, credits.members, credits.grants" -c CHECKPOINT
+		out=$WORK/pgbench-$round-$db.log
+		rc=0
+		PGOPTIONS="-c synchronous_commit=off" pgbench -d $db -n -M prepared -T $((CSECS + 1)) --progress=1 \
+			-c "$CLIENTS" -j 2 -f "$WORK/charge.sql" >"$out" 2>&1 || rc=$?
+		if [ $rc -ne 0 ] || grep -q -E 'aborted|^number of failed transactions: [1-9]' "$out"; then
+			echo "INVALID RUN $db (exit $rc)" >&2
+			grep -E 'ERROR|error|aborted' "$out" | sort | uniq -c | head >&2 || true
+			exit 1
+		fi
+		tps=$(awk '/^progress: / { if ($2 + 0 > 1.5) { s += $4; n++ } } END { if (n) printf "%.1f", s / n }' "$out")
+		CT[$db]+=" $tps"
+		printf '  round %s  %-8s %8.0f charges/s\n' "$round" "$db" "$tps"
+	done
+done
+
+log "results"
+echo "big ledger: $POOLS pools x $RPP rows = $((POOLS * RPP)) ledger rows over 24 months; median (p90) of $RUNS runs on random pools, server-side"
+bench_header
+echo
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { printf "%s (%.1fx)", (v < t ? "met" : "MISSED"), v / t }'; }
+echo "| query | median ms | p90 ms | target | |"
+echo "|-------|----------:|-------:|-------:|---|"
+row() { # row <label> <key> <target ms or ->
+	read -r med p90 <<<"${T[$2]}"
+	printf '| %s | %s | %s | %s | %s |\n' "$1" "$med" "$p90" "$3" "$([ "$3" = - ] && echo || verdict "$med" "$3")"
+}
+row "monthly_summary WHERE pool = \$1 (24 rows)" monthly 20
+row "statement(\$1, now() - 1 year, now(), 'day') (366 rows)" statement 50
+row "pool_balances WHERE pool = \$1" poolbal 2
+row "balance(\$1), ledger of $((POOLS * RPP)) rows" balance -
+row "balance(\$1), ledger of $RPP rows" balance_tiny -
+echo
+echo "| database | ledger rows | charges/s at $CLIENTS clients (median) | runs |"
+echo "|----------|------------:|----------------:|------|"
+for db in postgres small; do
+	printf '| %s | %s | %.0f | %s |\n' "$([ $db = postgres ] && echo big || echo small)" \
+		"$(psql_q -d $db -c 'SELECT count(*) FROM credits.ledger')" "$(median <<<"${CT[$db]}")" "${CT[$db]}"
+done
+
+if [ "$VERIFY" = 1 ]; then
+	log "consistency"
+	t0=$(date +%s.%N)
+	verify_empty
+	printf 'credits.verify() on the big database took %.0f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
+	for db in small tiny; do PGDATABASE=$db verify_empty; done
+fi
