@@ -66,7 +66,8 @@ max_connections = 120
 shared_buffers = '256MB'
 fsync = on
 max_prepared_transactions = 10
-log_line_prefix = '%m [%p] '
+# %e: the SQLSTATE, so tests (test/stress/load.sh) classify errors by code
+log_line_prefix = '%m [%p] %e '
 CONF
 	as_server_user "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$RUN_DIR/server.log" -w -t 60 start >/dev/null \
 		|| { cat "$RUN_DIR/server.log"; return 1; }
