@@ -963,7 +963,7 @@ BEGIN
 END
 $$;
 
--- One batch of expire_grants: up to 500 grants past expires_at at `as_of`,
+-- One batch of expire_grants: up to 50 grants past expires_at at `as_of`,
 -- their pools locked in pool order. Each expiry is one ledger entry dated at
 -- the grant's expires_at. Held parts stay with their holds. No temp table:
 -- one in the caller's pg_temp with the same name would be used instead.
