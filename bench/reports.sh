@@ -13,20 +13,24 @@
 # REPORTS_VERIFY (1: run credits.verify() on the big database at the end,
 # timed), KEEP_SERVER_DIR.
 #
-# Three databases, loaded by bench/reports_load.sql (bulk SQL straight into
+# Four databases, loaded by bench/reports_load.sql (bulk SQL straight into
 # credits' tables, consistent with the ledger, then VACUUM ANALYZE):
 #   big   (postgres): POOLS pools x ROWS_PER_POOL ledger rows (24 grants, the
 #         rest charges, all pools interleaved in time order);
+#   plainkey: a copy of big whose ledger primary key is 0.1's plain
+#         (pool_id, entry_id), without the columns the reports read
+#         (INCLUDE): the reports and charges without what they need;
 #   tiny: 1 pool x ROWS_PER_POOL rows: the same pool shape, a ledger of
 #         ROWS_PER_POOL rows (10^3 by default);
 #   small: POOLS pools x 24 grants and no charges (ledger 24 x POOLS rows).
 # Times, server-side (clock_timestamp() around EXECUTE, every column of every
 # row computed: WHERE s IS NOT NULL),
 # monthly_summary, statement(..., 'day') over the last year, pool_balances
-# and balance() on big, and balance() on tiny; prints the plans of one run
+# and balance() on big (and the first two on plainkey), and balance() of one
+# pool read over and over on big and on tiny; prints the plans of one run
 # of each (auto_explain, nested statements). Then pgbench -M prepared
 # charges of 1 credit on random pools at REPORTS_CLIENTS clients,
-# synchronous_commit off, on big and small.
+# synchronous_commit off, on big, plainkey and small in turns.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BENCH_DIR/more_common.sh"
@@ -57,11 +61,18 @@ log "loading"
 load postgres "$POOLS" "$RPP"
 load tiny 1 "$RPP"
 load small "$POOLS" 24
+t0=$(date +%s.%N)
+psql_q -c "CREATE DATABASE plainkey TEMPLATE postgres"
+psql_q -d plainkey <<'SQL'
+ALTER TABLE credits.ledger DROP CONSTRAINT ledger_pkey, ADD CONSTRAINT ledger_pkey PRIMARY KEY (pool_id, entry_id);
+ANALYZE credits.ledger;
+SQL
+printf '  plainkey: big copied, its ledger key rebuilt without INCLUDE in %.0f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
 
 # The timing helper, in each database: runs `sql` (parameter $1 = a pool
 # key) `runs` times on random pools after one warm-up run, every row
 # fetched; returns the milliseconds of each run.
-for db in postgres tiny; do
+for db in postgres plainkey tiny; do
 	psql_q -d $db <<'SQL'
 CREATE FUNCTION public.bench_time(sql text, runs int, pools int)
 RETURNS SETOF double precision
@@ -101,7 +112,10 @@ T[monthly]=$(time_query postgres "$POOLS" "$Q_MONTHLY")
 T[statement]=$(time_query postgres "$POOLS" "$Q_STATEMENT")
 T[poolbal]=$(time_query postgres "$POOLS" "$Q_POOLBAL")
 T[balance]=$(time_query postgres "$POOLS" "$Q_BALANCE")
+T[balance_one]=$(time_query postgres 1 "$Q_BALANCE")
 T[balance_tiny]=$(time_query tiny 1 "$Q_BALANCE")
+T[monthly_plain]=$(time_query plainkey "$POOLS" "$Q_MONTHLY")
+T[statement_plain]=$(time_query plainkey "$POOLS" "$Q_STATEMENT")
 for k in "${!T[@]}"; do echo "  $k: ${T[$k]}"; done
 
 log "plans of one run each on pool p1 (auto_explain, nested statements included)"
@@ -133,7 +147,7 @@ SELECT * FROM credits.charge('p' || :pool, 'u' || :member, 1, 'bench');
 PGB
 declare -A CT
 for round in $(seq 1 "$ROUNDS"); do
-	for db in postgres small; do
+	for db in postgres plainkey small; do
 		psql_q -d $db -c "VACUUM (ANALYZE) credits.pools, credits.members, credits.grants" -c CHECKPOINT
 		out=$WORK/pgbench-$round-$db.log
 		rc=0
@@ -164,15 +178,22 @@ row() { # row <label> <key> <target ms or ->
 row "monthly_summary WHERE pool = \$1 (24 rows)" monthly 20
 row "statement(\$1, now() - 1 year, now(), 'day') (366 rows)" statement 50
 row "pool_balances WHERE pool = \$1" poolbal 2
-row "balance(\$1), ledger of $((POOLS * RPP)) rows" balance -
-row "balance(\$1), ledger of $RPP rows" balance_tiny -
+row "monthly_summary, primary key without INCLUDE (plainkey)" monthly_plain 20
+row "statement(...), primary key without INCLUDE (plainkey)" statement_plain 50
+row "balance(\$1), ledger of $((POOLS * RPP)) rows, random pools" balance -
+row "balance('p1'), ledger of $((POOLS * RPP)) rows, the same pool each run" balance_one -
+row "balance('p1'), ledger of $RPP rows, the same pool each run" balance_tiny -
 echo
 echo "| database | ledger rows | charges/s at $CLIENTS clients (median) | runs |"
 echo "|----------|------------:|----------------:|------|"
-for db in postgres small; do
-	printf '| %s | %s | %.0f | %s |\n' "$([ $db = postgres ] && echo big || echo small)" \
+for db in postgres plainkey small; do
+	printf '| %s | %s | %.0f | %s |\n' "$([ $db = postgres ] && echo big || echo $db)" \
 		"$(psql_q -d $db -c 'SELECT count(*) FROM credits.ledger')" "$(median <<<"${CT[$db]}")" "${CT[$db]}"
 done
+echo
+awk -v a="$(median <<<"${CT[postgres]}")" -v b="$(median <<<"${CT[plainkey]}")" 'BEGIN {
+	r = a / b
+	printf "charge() with the reports covering key / without (big / plainkey): %.2f (target >= 0.90: %s)\n", r, (r >= 0.9 ? "met" : "MISSED") }'
 
 if [ "$VERIFY" = 1 ]; then
 	log "consistency"
