@@ -4,8 +4,8 @@
 #
 #   bash bench/expiry.sh
 #
-# Environment (defaults): EXPIRY_GRANTS (300000: expired grants loaded; the
-# issue's size is 1000000), EXPIRY_POOLS (10000), EXPIRY_MEMBERS (4),
+# Environment (defaults): EXPIRY_GRANTS (1000000: expired grants loaded, the
+# issue's size; about 15 minutes on 2 cores), EXPIRY_POOLS (10000), EXPIRY_MEMBERS (4),
 # EXPIRY_SECONDS (30: length of the phase without expiry; the phase with
 # expiry lasts as long as expire_grants does), EXPIRY_CLIENTS (8),
 # EXPIRY_CHUNK (5: pgbench runs back to back for this many seconds each),
@@ -25,7 +25,7 @@ set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BENCH_DIR/more_common.sh"
 
-N=${EXPIRY_GRANTS:-300000}
+N=${EXPIRY_GRANTS:-1000000}
 POOLS=${EXPIRY_POOLS:-10000}
 MEMBERS=${EXPIRY_MEMBERS:-4}
 SECS=${EXPIRY_SECONDS:-30}

@@ -15,7 +15,7 @@
 #
 # Four databases, loaded by bench/reports_load.sql (bulk SQL straight into
 # credits' tables, consistent with the ledger, then VACUUM ANALYZE):
-#   big   (postgres): POOLS pools x ROWS_PER_POOL ledger rows (24 grants, the
+#   big:  POOLS pools x ROWS_PER_POOL ledger rows (24 grants, the
 #         rest charges, all pools interleaved in time order);
 #   plainkey: a copy of big whose ledger primary key is 0.1's plain
 #         (pool_id, entry_id), without the columns the reports read
@@ -44,8 +44,10 @@ CLIENTS=${REPORTS_CLIENTS:-8}
 VERIFY=${REPORTS_VERIFY:-1}
 
 bench_server
-psql_q -c "CREATE DATABASE small" -c "CREATE DATABASE tiny"
-for db in small tiny; do psql_q -d $db -c "SET client_min_messages = warning" -c "CREATE EXTENSION credits"; done
+# (not in database postgres: pg_cron's launcher stays connected to it, and
+# plainkey is copied from big with CREATE DATABASE ... TEMPLATE)
+psql_q -c "CREATE DATABASE big" -c "CREATE DATABASE small" -c "CREATE DATABASE tiny"
+for db in big small tiny; do psql_q -d $db -c "SET client_min_messages = warning" -c "CREATE EXTENSION credits"; done
 
 load() { # load <db> <pools> <rows per pool>
 	local t0 t1
@@ -58,11 +60,11 @@ load() { # load <db> <pools> <rows per pool>
 		"$(psql_q -d "$1" -c "SELECT pg_size_pretty(pg_total_relation_size('credits.ledger'))")"
 }
 log "loading"
-load postgres "$POOLS" "$RPP"
+load big "$POOLS" "$RPP"
 load tiny 1 "$RPP"
 load small "$POOLS" 24
 t0=$(date +%s.%N)
-psql_q -c "CREATE DATABASE plainkey TEMPLATE postgres"
+psql_q -c "CREATE DATABASE plainkey TEMPLATE big"
 psql_q -d plainkey <<'SQL'
 ALTER TABLE credits.ledger DROP CONSTRAINT ledger_pkey, ADD CONSTRAINT ledger_pkey PRIMARY KEY (pool_id, entry_id);
 ANALYZE credits.ledger;
@@ -72,7 +74,7 @@ printf '  plainkey: big copied, its ledger key rebuilt without INCLUDE in %.0f s
 # The timing helper, in each database: runs `sql` (parameter $1 = a pool
 # key) `runs` times on random pools after one warm-up run, every row
 # fetched; returns the milliseconds of each run.
-for db in postgres plainkey tiny; do
+for db in big plainkey tiny; do
 	psql_q -d $db <<'SQL'
 CREATE FUNCTION public.bench_time(sql text, runs int, pools int)
 RETURNS SETOF double precision
@@ -108,11 +110,11 @@ Q_BALANCE="SELECT credits.balance(\$1)"
 
 log "timing the report queries: $RUNS runs each on random pools, after one warm-up run"
 declare -A T
-T[monthly]=$(time_query postgres "$POOLS" "$Q_MONTHLY")
-T[statement]=$(time_query postgres "$POOLS" "$Q_STATEMENT")
-T[poolbal]=$(time_query postgres "$POOLS" "$Q_POOLBAL")
-T[balance]=$(time_query postgres "$POOLS" "$Q_BALANCE")
-T[balance_one]=$(time_query postgres 1 "$Q_BALANCE")
+T[monthly]=$(time_query big "$POOLS" "$Q_MONTHLY")
+T[statement]=$(time_query big "$POOLS" "$Q_STATEMENT")
+T[poolbal]=$(time_query big "$POOLS" "$Q_POOLBAL")
+T[balance]=$(time_query big "$POOLS" "$Q_BALANCE")
+T[balance_one]=$(time_query big 1 "$Q_BALANCE")
 T[balance_tiny]=$(time_query tiny 1 "$Q_BALANCE")
 T[monthly_plain]=$(time_query plainkey "$POOLS" "$Q_MONTHLY")
 T[statement_plain]=$(time_query plainkey "$POOLS" "$Q_STATEMENT")
@@ -122,7 +124,7 @@ log "plans of one run each on pool p1 (auto_explain, nested statements included)
 PLANS=$RUN_DIR/plans.log
 : >"$WORK/mark"
 lines_before=$(wc -l <"$SERVER_LOG")
-psql -X -q -d postgres >/dev/null <<'SQL'
+psql -X -q -d big >/dev/null <<'SQL'
 LOAD 'auto_explain';
 SET auto_explain.log_min_duration = 0;
 SET auto_explain.log_analyze = on;
@@ -147,7 +149,7 @@ SELECT * FROM credits.charge('p' || :pool, 'u' || :member, 1, 'bench');
 PGB
 declare -A CT
 for round in $(seq 1 "$ROUNDS"); do
-	for db in postgres plainkey small; do
+	for db in big plainkey small; do
 		psql_q -d $db -c "VACUUM (ANALYZE) credits.pools, credits.members, credits.grants" -c CHECKPOINT
 		out=$WORK/pgbench-$round-$db.log
 		rc=0
@@ -186,19 +188,19 @@ row "balance('p1'), ledger of $RPP rows, the same pool each run" balance_tiny -
 echo
 echo "| database | ledger rows | charges/s at $CLIENTS clients (median) | runs |"
 echo "|----------|------------:|----------------:|------|"
-for db in postgres plainkey small; do
-	printf '| %s | %s | %.0f | %s |\n' "$([ $db = postgres ] && echo big || echo $db)" \
+for db in big plainkey small; do
+	printf '| %s | %s | %.0f | %s |\n' "$db" \
 		"$(psql_q -d $db -c 'SELECT count(*) FROM credits.ledger')" "$(median <<<"${CT[$db]}")" "${CT[$db]}"
 done
 echo
-awk -v a="$(median <<<"${CT[postgres]}")" -v b="$(median <<<"${CT[plainkey]}")" 'BEGIN {
+awk -v a="$(median <<<"${CT[big]}")" -v b="$(median <<<"${CT[plainkey]}")" 'BEGIN {
 	r = a / b
 	printf "charge() with the reports covering key / without (big / plainkey): %.2f (target >= 0.90: %s)\n", r, (r >= 0.9 ? "met" : "MISSED") }'
 
 if [ "$VERIFY" = 1 ]; then
 	log "consistency"
 	t0=$(date +%s.%N)
-	verify_empty
+	PGDATABASE=big verify_empty
 	printf 'credits.verify() on the big database took %.0f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
 	for db in small tiny; do PGDATABASE=$db verify_empty; done
 fi
