@@ -442,11 +442,34 @@ BEGIN
 END
 $$;
 
--- Lapses every pending hold past its TTL at `as_of`, in batches. Procedures
--- that COMMIT may not be SECURITY DEFINER nor SET search_path: this one only
--- calls the extension's own SECURITY DEFINER functions, schema-qualified
--- (pg_catalog is searched first for everything else).
-CREATE PROCEDURE credits.expire_holds(as_of timestamptz DEFAULT now())
+-- One batch of maintenance job `p_job`; false when nothing was left. (Here,
+-- with a pinned search_path: in the procedure below, even `=` would be the
+-- caller's.)
+CREATE FUNCTION credits._maintenance_batch(p_job text, p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	CASE p_job
+	WHEN 'expire_holds' THEN RETURN credits._expire_holds_batch(p_as_of);
+	WHEN 'renew_subscriptions' THEN RETURN credits._renew_batch(p_as_of);
+	WHEN 'expire_grants' THEN RETURN credits._expire_batch(p_as_of);
+	END CASE;
+END
+$$;
+
+-- Runs maintenance job `p_job` (expire_holds, renew_subscriptions or
+-- expire_grants) as of `p_as_of`: nothing on a standby or while another
+-- session runs the same job; otherwise the job's batches until none is left.
+-- Called as a top-level CALL it commits after each batch, then takes the
+-- job's lock again (it ended with the transaction) or yields to a run that
+-- took it meanwhile; inside a transaction block it does all in that one.
+-- Procedures that COMMIT may not be SECURITY DEFINER nor SET search_path:
+-- this one and the three that call it only call the extension's own
+-- SECURITY DEFINER functions, schema-qualified (pg_catalog is searched first
+-- for everything else).
+CREATE PROCEDURE credits._run_maintenance(p_job text, as_of timestamptz)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -456,16 +479,24 @@ BEGIN
 	IF NOT pg_catalog.isfinite(as_of) THEN
 		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF NOT credits._maintenance_lock('expire_holds') THEN
+	IF NOT credits._maintenance_lock(p_job) THEN
 		RETURN;
 	END IF;
-	WHILE credits._expire_holds_batch(as_of) LOOP
+	WHILE credits._maintenance_batch(p_job, as_of) LOOP
 		IF v_commit THEN
 			COMMIT;
-			-- the lock ended with the transaction: take it again, or yield
-			EXIT WHEN NOT credits._maintenance_lock('expire_holds');
+			EXIT WHEN NOT credits._maintenance_lock(p_job);
 		END IF;
 	END LOOP;
+END
+$$;
+
+-- Lapses every pending hold past its TTL at `as_of`, in batches.
+CREATE PROCEDURE credits.expire_holds(as_of timestamptz DEFAULT now())
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	CALL credits._run_maintenance('expire_holds', as_of);
 END
 $$;
 
@@ -794,7 +825,8 @@ REVOKE ALL ON FUNCTION
 	credits.remove_frequency_cap(text, text),
 	credits.verify()
 FROM PUBLIC;
-REVOKE ALL ON PROCEDURE credits.expire_holds(timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits._maintenance_batch(text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE credits.expire_holds(timestamptz), credits._run_maintenance(text, timestamptz) FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
 	credits.reserve(text, text, numeric, interval, text, text, jsonb),
@@ -809,12 +841,13 @@ GRANT EXECUTE ON FUNCTION
 	credits.set_frequency_cap(text, text, integer, interval),
 	credits.remove_frequency_cap(text, text),
 	credits.verify(),
-	credits._expire_holds_batch(timestamptz),
 	credits._maintenance_lock(text),
+	credits._maintenance_batch(text, timestamptz),
 	credits._in_transaction_block(),
 	credits._require("any")
 TO credits_owner;
-GRANT EXECUTE ON PROCEDURE credits.expire_holds(timestamptz) TO credits_owner;
+GRANT EXECUTE ON PROCEDURE credits.expire_holds(timestamptz), credits._run_maintenance(text, timestamptz)
+	TO credits_owner;
 
 GRANT SELECT ON credits.rate_card TO credits_reader;
 
@@ -1026,22 +1059,8 @@ $$;
 CREATE PROCEDURE credits.renew_subscriptions(as_of timestamptz DEFAULT now())
 LANGUAGE plpgsql
 AS $$
-DECLARE
-	v_commit boolean := NOT credits._in_transaction_block();
 BEGIN
-	PERFORM credits._require('as_of', as_of);
-	IF NOT pg_catalog.isfinite(as_of) THEN
-		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT credits._maintenance_lock('renew_subscriptions') THEN
-		RETURN;
-	END IF;
-	WHILE credits._renew_batch(as_of) LOOP
-		IF v_commit THEN
-			COMMIT;
-			EXIT WHEN NOT credits._maintenance_lock('renew_subscriptions');
-		END IF;
-	END LOOP;
+	CALL credits._run_maintenance('renew_subscriptions', as_of);
 END
 $$;
 
@@ -1087,22 +1106,8 @@ $$;
 CREATE PROCEDURE credits.expire_grants(as_of timestamptz DEFAULT now())
 LANGUAGE plpgsql
 AS $$
-DECLARE
-	v_commit boolean := NOT credits._in_transaction_block();
 BEGIN
-	PERFORM credits._require('as_of', as_of);
-	IF NOT pg_catalog.isfinite(as_of) THEN
-		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT credits._maintenance_lock('expire_grants') THEN
-		RETURN;
-	END IF;
-	WHILE credits._expire_batch(as_of) LOOP
-		IF v_commit THEN
-			COMMIT;
-			EXIT WHEN NOT credits._maintenance_lock('expire_grants');
-		END IF;
-	END LOOP;
+	CALL credits._run_maintenance('expire_grants', as_of);
 END
 $$;
 
@@ -1360,8 +1365,6 @@ REVOKE ALL ON PROCEDURE credits.renew_subscriptions(timestamptz), credits.expire
 GRANT EXECUTE ON FUNCTION
 	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz),
 	credits.cancel_subscription(text, text),
-	credits._renew_batch(timestamptz),
-	credits._expire_batch(timestamptz),
 	credits.set_alert(text, text, numeric),
 	credits.remove_alert(text, text)
 TO credits_owner;

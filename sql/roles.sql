@@ -82,8 +82,8 @@ SELECT p.oid::regprocedure AS function, g.grantee
    AND has_function_privilege(g.grantee, p.oid, 'EXECUTE')
    AND NOT (g.grantee IN ('credits_reader', 'credits_owner') AND p.proname IN ('_to_credits', '_period_start', '_period_at', '_flows'))
    AND NOT (g.grantee = 'credits_owner'
-            AND p.proname IN ('_require', '_in_transaction_block', '_maintenance_lock', '_renew_batch',
-                              '_expire_batch', '_expire_holds_batch'));
+            AND p.proname IN ('_require', '_in_transaction_block', '_maintenance_lock',
+                              '_maintenance_batch', '_run_maintenance'));
 
 -- Every API function runs as its owner (SECURITY DEFINER) with a fixed
 -- search_path. Procedures are not checked: one that commits between batches
