@@ -275,6 +275,19 @@ SELECT member, used, held FROM credits.member_usage WHERE pool = 'holds_lapse' A
 SELECT * FROM pg_temp.hold_entries(:lapse2_id);
 SELECT * FROM credits.verify();
 
+-- a reserve that finds an overdue hold lapses it first, and the pool then
+-- expects the new hold's expiry next (the lapse recomputes it from the
+-- pending holds, before the new one exists)
+BEGIN;
+SELECT credits.reserve('holds_lapse', 'hank', 5, ttl => '1 microsecond') AS lapse3_id \gset
+COMMIT;
+SELECT credits.reserve('holds_lapse', 'hank', 7, ttl => '1 hour') AS after_lapse_id \gset
+SELECT old.status AS overdue_hold, new.status AS new_hold, p.next_hold_expiry = new.expires_at AS next_is_new_hold
+  FROM credits.holds old, credits.holds new, credits.pools p
+ WHERE old.hold_id = :lapse3_id AND new.hold_id = :after_lapse_id AND p.pool = 'holds_lapse';
+SELECT credits.release(:after_lapse_id) AS released;
+SELECT * FROM credits.verify();
+
 -------------------------------------------------------------------------------
 -- expire_holds(as_of) (docs/holds.md)
 -------------------------------------------------------------------------------

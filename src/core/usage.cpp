@@ -84,7 +84,8 @@ Error InsufficientError(std::string_view pool, std::string_view member, Micros r
 
 Error RateLimitedError(std::string_view pool, std::string_view member, const FrequencyCap &cap) {
 	return Error(sqlstate::kRateLimited,
-	             "frequency cap of " + std::to_string(cap.max_calls) + " calls per " + cap.per + " reached for feature \"" +
+	             "frequency cap of " + std::to_string(cap.max_calls) + (cap.max_calls == 1 ? " call per " : " calls per ") +
+	                 cap.per + " reached for feature \"" +
 	                 cap.feature + "\" by member \"" + std::string(member) + "\" of pool \"" + std::string(pool) + "\"",
 	             "calls in the window " + std::to_string(cap.calls_in_window) + ", max_calls " +
 	                 std::to_string(cap.max_calls) + ", per " + cap.per + ".",

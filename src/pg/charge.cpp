@@ -19,16 +19,23 @@ namespace credits::pg {
 
 namespace {
 
-Statement lock_pool{"UPDATE credits.pools SET version = version + 1 WHERE pool = $1"
+// Locks the pool; a reserve ($2: its hold's expiry, NULL for a charge, which
+// least() ignores) lowers the pool's next hold expiry in the same write. The
+// expiry returned is the new one: a new hold expires after now, so it is due
+// exactly when the old one was. (A replayed reserve lowers it too, to a time
+// no pending hold has: the pool's first write after that time lapses nothing
+// and sets it right.)
+Statement lock_pool{"UPDATE credits.pools SET version = version + 1, next_hold_expiry = least(next_hold_expiry, $2)"
+                    " WHERE pool = $1"
                     " RETURNING pool_id, nextval('credits.ledger_entry_id_seq'), next_hold_expiry, has_caps",
-                    {TEXTOID}};
+                    {TEXTOID, TIMESTAMPTZOID}};
 
 // The same for a database whose extension is still at 0.1 (the library was
 // upgraded, ALTER EXTENSION credits UPDATE not yet run): its pools have no
 // holds and no caps.
 Statement lock_pool_0_1{"UPDATE credits.pools SET version = version + 1 WHERE pool = $1"
                         " RETURNING pool_id, nextval('credits.ledger_entry_id_seq'), NULL::timestamptz, false",
-                        {TEXTOID}};
+                        {TEXTOID, TIMESTAMPTZOID}};
 
 Statement lapse_holds{"SELECT credits._lapse_holds($1, $2)", {INT8OID, TIMESTAMPTZOID}};
 
@@ -330,7 +337,8 @@ void RecordCharge(SpiSession &spi, int64_t pool_id, int64_t entry_id, const Char
 }
 
 // Records a hold: the hold and its parts, the grants' held credits, the
-// member's held usage, the pool's next hold expiry, the ledger.
+// member's held usage, the ledger. (lock_pool lowered the pool's next hold
+// expiry.)
 void RecordHold(SpiSession &spi, int64_t pool_id, int64_t hold_id, const ChargeRequest &req, const Member &member,
                 const std::vector<Part> &parts, Micros balance_after) {
 	Datum feature = req.feature ? Text(*req.feature) : Datum(0);
@@ -358,10 +366,6 @@ void RecordHold(SpiSession &spi, int64_t pool_id, int64_t hold_id, const ChargeR
 		spi.Run(record_hold, args, nullptr);
 	}
 	{
-		Datum args[] = {Int64GetDatum(pool_id), TimestampTzGetDatum(req.hold_expires_at)};
-		spi.Run(hold_expiry, args, nullptr);
-	}
-	{
 		Datum args[] = {Int64GetDatum(hold_id),      Int64GetDatum(pool_id),
 		                member_key,                  feature,
 		                key,                         Int64GetDatum(req.amount),
@@ -386,8 +390,9 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(false);
 
-	Datum pool_key = Text(req.pool);
-	if (spi.Run(SchemaHasHolds() ? lock_pool : lock_pool_0_1, &pool_key, nullptr) == 0)
+	Datum lock_args[] = {Text(req.pool), TimestampTzGetDatum(req.hold_expires_at)};
+	bool lock_nulls[] = {false, !req.hold};
+	if (spi.Run(SchemaHasHolds() ? lock_pool : lock_pool_0_1, lock_args, lock_nulls) == 0)
 		throw UnknownPool(req.pool);
 	const int64_t pool_id = spi.Int64(0, 1);
 	const int64_t entry_id = spi.Int64(0, 2);
@@ -404,6 +409,12 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	if (holds_due) {
 		Datum args[] = {Int64GetDatum(pool_id), TimestampTzGetDatum(now)};
 		spi.Run(lapse_holds, args, nullptr);
+		// _lapse_holds recomputed the next expiry from the pending holds,
+		// which do not include this one yet
+		if (req.hold) {
+			Datum expiry[] = {Int64GetDatum(pool_id), TimestampTzGetDatum(req.hold_expires_at)};
+			spi.Run(hold_expiry, expiry, nullptr);
+		}
 	}
 
 	Member member = LoadMember(spi, pool_id, req.member, now, true);

@@ -169,6 +169,17 @@ TEST(InsufficientError, NamesPoolMemberAndFigures) {
 	EXPECT_STREQ(e.what(), e.Message().c_str());
 }
 
+TEST(RateLimitedError, CountsCallsInTheCapsWords) {
+	FrequencyCap one{"chat", 1, "1 day", 1};
+	Error e = RateLimitedError("acme", "alice", one);
+	EXPECT_EQ(e.Sqlstate(), "CR007");
+	EXPECT_EQ(e.Message(),
+	          "frequency cap of 1 call per 1 day reached for feature \"chat\" by member \"alice\" of pool \"acme\"");
+	EXPECT_EQ(e.Detail(), "calls in the window 1, max_calls 1, per 1 day.");
+	FrequencyCap two{"chat", 2, "01:00:00", 2};
+	EXPECT_TRUE(Contains(RateLimitedError("acme", "alice", two).Message(), "cap of 2 calls per 01:00:00"));
+}
+
 TEST(UsageError, MemberLimitNamesTheLimitAndGivesFigures) {
 	Error e = UsageError(Status::kMemberLimitExceeded, "acme", "alice", Usage(C("10"), C("4"), C("5")), C("2"));
 	EXPECT_EQ(e.Sqlstate(), "CR002");
