@@ -192,15 +192,16 @@ BEGIN
 		v_take := least(part.held, v_left);
 		v_back := part.held - v_take;
 		v_left := v_left - v_take;
-		SELECT * INTO STRICT g FROM credits.grants WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
+		-- one write per part: the captured share leaves the grant, the
+		-- released share goes back to its remaining
+		UPDATE credits.grants SET held = held - part.held, remaining = remaining + v_back
+		 WHERE pool_id = p_pool_id AND grant_id = part.grant_id
+		RETURNING * INTO STRICT g;
 		IF v_take > 0 THEN
-			UPDATE credits.grants SET held = held - v_take WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
 			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, held, charge_id, hold_id, feature)
 			VALUES (p_pool_id, 'capture', h.member, part.grant_id, -v_take, p_capture_id, p_hold_id, h.feature);
 		END IF;
 		IF v_back > 0 THEN
-			UPDATE credits.grants SET held = held - v_back, remaining = remaining + v_back
-			 WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
 			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, held, hold_id, reason)
 			VALUES (p_pool_id, 'release', h.member, part.grant_id, v_back, -v_back, p_hold_id, p_reason);
 			-- now, not p_at: expire_holds(as_of) with a later as_of lapses
