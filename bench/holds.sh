@@ -33,40 +33,7 @@ WARMUP=1
 bench_server
 log "loading $POOLS pools x 3 grants, $MEMBERS members each, into credits and bench_holds_plpgsql"
 psql_q -f "$BENCH_DIR/holds_plpgsql.sql" >/dev/null
-psql_q -v pools="$POOLS" -v members="$MEMBERS" >/dev/null <<'SQL'
-SET client_min_messages = warning;
-BEGIN;
-SELECT count(credits.create_pool('p' || i)) FROM generate_series(1, :pools) i;
-SELECT count(*)
-  FROM generate_series(1, :pools) i,
-       LATERAL (VALUES (credits.grant('p' || i, 1000000000, 'free', expires_at => now() + interval '1 year')),
-                       (credits.grant('p' || i, 1000000000, 'plan', expires_at => now() + interval '2 months')),
-                       (credits.grant('p' || i, 1000000000, 'purchased'))) g(id);
-INSERT INTO credits.members (pool_id, member, period_start)
-SELECT p.pool_id, 'u' || i, credits._period_start('month', now())
-  FROM credits.pools p, generate_series(1, :members) i;
-COMMIT;
-DO $copy$
-DECLARE
-	t text;
-	cols text;
-BEGIN
-	FOREACH t IN ARRAY ARRAY['pools', 'members', 'grants', 'ledger'] LOOP
-		SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-		  FROM pg_attribute
-		 WHERE attrelid = format('credits.%I', t)::regclass AND attnum > 0 AND NOT attisdropped;
-		EXECUTE format('INSERT INTO bench_holds_plpgsql.%I (%s) %s SELECT %s FROM credits.%I', t, cols,
-		               CASE WHEN t = 'pools' THEN 'OVERRIDING SYSTEM VALUE' ELSE '' END, cols, t);
-	END LOOP;
-	PERFORM setval(pg_get_serial_sequence('bench_holds_plpgsql.pools', 'pool_id'), (SELECT max(pool_id) FROM bench_holds_plpgsql.pools));
-	PERFORM setval('bench_holds_plpgsql.grant_id_seq', (SELECT max(grant_id) FROM bench_holds_plpgsql.grants));
-	PERFORM setval('bench_holds_plpgsql.ledger_entry_id_seq', (SELECT max(entry_id) FROM bench_holds_plpgsql.ledger));
-END
-$copy$;
-VACUUM FULL credits.pools, credits.members, credits.grants, credits.ledger,
-	bench_holds_plpgsql.pools, bench_holds_plpgsql.members, bench_holds_plpgsql.grants, bench_holds_plpgsql.ledger;
-VACUUM (ANALYZE);
-SQL
+psql_q -v pools="$POOLS" -v members="$MEMBERS" -v copies='{bench_holds_plpgsql}' -f "$BENCH_DIR/pools_load.sql" >/dev/null
 verify_empty
 
 for v in credits plpgsql; do

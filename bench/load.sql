@@ -4,7 +4,7 @@
 --   each, so nothing runs out), and :members members (u1 .. uM, no limit);
 -- into credits through its own API (create_pool, grant), then the same rows
 -- into the PL/pgSQL variant's tables (bench_plpgsql) and the floor's
--- (bench_floor), so all three run on identical data.
+-- (bench_floor), so all three run on identical data (bench/pools_load.sql).
 -- psql -v pools=10000 -v members=4 -f bench/load.sql
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
@@ -17,48 +17,6 @@ SET search_path = bench_floor;
 \ir tables.sql
 RESET search_path;
 
-BEGIN;
-SELECT count(credits.create_pool('p' || i)) AS pools FROM generate_series(1, :pools) i;
-SELECT count(*) AS grants
-  FROM generate_series(1, :pools) i,
-       LATERAL (VALUES (credits.grant('p' || i, 1000000000, 'free', expires_at => now() + interval '1 year')),
-                       (credits.grant('p' || i, 1000000000, 'plan', expires_at => now() + interval '2 months')),
-                       (credits.grant('p' || i, 1000000000, 'purchased'))) g(id);
--- Members enrolled up front (a charge would enroll them): nothing used yet.
-INSERT INTO credits.members (pool_id, member, period_start)
-SELECT p.pool_id, 'u' || i, credits._period_start('month', now())
-  FROM credits.pools p, generate_series(1, :members) i;
-COMMIT;
-
-DO $copy$
-DECLARE
-	s text;
-	t text;
-	cols text;
-BEGIN
-	FOREACH s IN ARRAY ARRAY['bench_plpgsql', 'bench_floor'] LOOP
-		-- Column by column: every column of the copy exists in credits' table.
-		FOREACH t IN ARRAY ARRAY['pools', 'members', 'grants', 'ledger'] LOOP
-			SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
-			  FROM pg_attribute
-			 WHERE attrelid = format('%I.%I', s, t)::regclass AND attnum > 0 AND NOT attisdropped;
-			EXECUTE format('INSERT INTO %I.%I (%s) %s SELECT %s FROM credits.%I', s, t, cols,
-			               CASE WHEN t = 'pools' THEN 'OVERRIDING SYSTEM VALUE' ELSE '' END, cols, t);
-		END LOOP;
-		EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, ''pool_id''), (SELECT max(pool_id) FROM %I.pools))',
-		               s || '.pools', s);
-		EXECUTE format('SELECT setval(%L, (SELECT max(grant_id) FROM %I.grants))', s || '.grant_id_seq', s);
-		EXECUTE format('SELECT setval(%L, (SELECT max(entry_id) FROM %I.ledger))', s || '.ledger_entry_id_seq', s);
-	END LOOP;
-END
-$copy$;
-
--- The same physical layout for the three variants: credits' rows went
--- through create_pool and grant (several updates each), the copies were
--- inserted once. Packed alike, no variant starts with more room for HOT
--- updates than another.
-VACUUM FULL credits.pools, credits.members, credits.grants, credits.ledger,
-	bench_plpgsql.pools, bench_plpgsql.members, bench_plpgsql.grants, bench_plpgsql.ledger,
-	bench_floor.pools, bench_floor.members, bench_floor.grants, bench_floor.ledger;
-VACUUM (ANALYZE);
+\set copies '{bench_plpgsql,bench_floor}'
+\ir pools_load.sql
 SELECT count(*) AS verify_problems FROM credits.verify();

@@ -1,15 +1,14 @@
-# Shared by bench/holds.sh, bench/expiry.sh and bench/reports.sh: the server
-# set-up of bench/run.sh (build, throwaway server, the same tuning) and small
-# helpers. Source it after setting BENCH_DIR.
+# Shared by every benchmark script: the server set-up (build, throwaway
+# server, tuning) and small helpers. Source it after setting BENCH_DIR.
 # shellcheck shell=bash
 . "$BENCH_DIR/../scripts/lib.sh"
 cd "$ROOT"
 
 psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 
-# Builds and installs credits, starts a throwaway server, tunes it like
-# bench/run.sh (autovacuum off: no worker takes one of the two cores in the
-# middle of a run) and restarts it.
+# Builds and installs credits, starts a throwaway server, tunes it
+# (autovacuum off: no worker takes one of the two cores in the middle of a
+# run; each run VACUUMs what it needs) and restarts it.
 bench_server() {
 	ensure_packages
 	BUILT_FROM=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'an unknown commit')
@@ -28,6 +27,7 @@ ALTER SYSTEM SET work_mem = '16MB';
 ALTER SYSTEM SET maintenance_work_mem = '512MB';
 ALTER SYSTEM SET random_page_cost = 1.1;
 ALTER SYSTEM SET wal_compression = 'lz4';
+ALTER SYSTEM SET max_connections = 120;
 ALTER SYSTEM SET autovacuum = off;
 SQL
 	as_server_user "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$RUN_DIR/server.log" -w -t 120 restart >/dev/null

@@ -23,8 +23,7 @@
 # Ends with the TPS table, the ratios to the floor, and credits.verify().
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$BENCH_DIR/../scripts/lib.sh"
-cd "$ROOT"
+. "$BENCH_DIR/more_common.sh"
 
 SECS=${BENCH_SECONDS:-10}
 if [ "${1:-}" = "--quick" ] || [ -n "${BENCH_QUICK:-}" ]; then SECS=3; fi
@@ -37,32 +36,7 @@ VARIANTS=(credits plpgsql floor)
 # scenario: name clients pool-expression
 SCENARIOS=("random 1" "random 8" "random 32" "hot 8" "hot 32")
 
-psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-
-ensure_packages
-BUILT_FROM=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'an unknown commit')
-build_and_install
-start_server
-
-log "tuning the server"
-psql_q <<'SQL'
-ALTER SYSTEM SET shared_buffers = '1GB';
-ALTER SYSTEM SET wal_buffers = '64MB';
-ALTER SYSTEM SET max_wal_size = '16GB';
-ALTER SYSTEM SET min_wal_size = '2GB';
-ALTER SYSTEM SET checkpoint_timeout = '1h';
-ALTER SYSTEM SET checkpoint_completion_target = 0.9;
-ALTER SYSTEM SET effective_cache_size = '4GB';
-ALTER SYSTEM SET work_mem = '16MB';
-ALTER SYSTEM SET maintenance_work_mem = '256MB';
-ALTER SYSTEM SET random_page_cost = 1.1;
-ALTER SYSTEM SET wal_compression = 'lz4';
-ALTER SYSTEM SET max_connections = 120;
--- No autovacuum worker taking one of the cores in the middle of a run: each
--- run starts with VACUUM of the tables its variant updates.
-ALTER SYSTEM SET autovacuum = off;
-SQL
-as_server_user "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$RUN_DIR/server.log" -w -t 120 restart >/dev/null
+bench_server
 
 log "loading $POOLS pools x 3 grants, $MEMBERS members each, into credits, bench_plpgsql and bench_floor"
 load_start=$(date +%s)
