@@ -5,19 +5,6 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
--- Runs one statement and returns the error it raised (no row if none).
-CREATE FUNCTION pg_temp.error_of(statement text)
-RETURNS TABLE (code text, message text, detail text, hint text)
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE statement;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
-	                        detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
-	RETURN NEXT;
-END
-$$;
-
 SELECT credits.create_pool('errors_acme') > 0 AS created;
 SELECT credits.grant('errors_acme', 100) > 0 AS granted;
 SELECT credits.set_member_limit('errors_acme', 'carol', 10);
@@ -42,7 +29,7 @@ SELECT e.*
 	(12, $$SELECT credits.grant('errors_acme', 10, NULL)$$),
 	(13, $$SELECT credits.create_pool('errors_acme')$$)
   ) AS t(n, statement)
-  LEFT JOIN LATERAL pg_temp.error_of(t.statement) AS e ON true
+  LEFT JOIN LATERAL regress.error_of(t.statement) AS e ON true
  ORDER BY t.n;
 
 -- The same errors as psql shows them (docs example)
@@ -96,7 +83,7 @@ SELECT t.statement, e.code, e.message
 	(22, $$SELECT credits.void_grant(NULL)$$),
 	(23, $$SELECT credits.void_grant(NULL, 'reason')$$)
   ) AS t(n, statement)
-  LEFT JOIN LATERAL pg_temp.error_of(t.statement) AS e ON true
+  LEFT JOIN LATERAL regress.error_of(t.statement) AS e ON true
  ORDER BY t.n;
 
 -- Optional arguments may be NULL: these succeed.
@@ -127,7 +114,7 @@ SELECT f.fn AS argument, v.label AS value, e.code, e.message, e.detail
 	(5, '7 decimals', '1.1234567'),
 	(6, 'too large', '1000000000000.000001')
   ) AS v(n, label, literal)
-  LEFT JOIN LATERAL pg_temp.error_of(format(f.template, v.literal)) AS e ON true
+  LEFT JOIN LATERAL regress.error_of(format(f.template, v.literal)) AS e ON true
  ORDER BY f.n, v.n;
 
 -- (JSON has no NaN or Infinity: jsonb turns them into strings, which are not
@@ -143,7 +130,7 @@ SELECT t.statement, e.code, e.message
 	(6, $$SELECT credits.grant('errors_amounts', 1.1234560000)$$),
 	(7, $$SELECT credits.set_member_limit('errors_amounts', 'alice', -0.0)$$)
   ) AS t(n, statement)
-  LEFT JOIN LATERAL pg_temp.error_of(t.statement) AS e ON true
+  LEFT JOIN LATERAL regress.error_of(t.statement) AS e ON true
  ORDER BY t.n;
 
 -- 22023: other invalid arguments
@@ -159,7 +146,7 @@ SELECT t.statement, e.code, e.message
 	(8, $$SELECT credits.create_pool('errors_topup', settings => '{"colour": "red"}')$$),
 	(9, $$SELECT credits.create_pool('errors_topup', settings => '[]')$$)
   ) AS t(n, statement)
-  LEFT JOIN LATERAL pg_temp.error_of(t.statement) AS e ON true
+  LEFT JOIN LATERAL regress.error_of(t.statement) AS e ON true
  ORDER BY t.n;
 
 -------------------------------------------------------------------------------

@@ -4,44 +4,11 @@
 -- argument errors.
 -- Ids and times differ between runs: ids are captured with \gset and never
 -- printed; errors whose text names an id or a time go through
--- pg_temp.error_of, which masks them.
+-- regress.masked_error_of, which masks them.
 -- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
 -- also print LOCATION lines, which change between PostgreSQL builds).
 \set VERBOSITY default
 \set SHOW_CONTEXT never
-
--- The error a statement raises, as psql would show it, with hold and charge
--- ids and timestamps masked.
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS TABLE (sqlstate text, error text)
-LANGUAGE plpgsql
-SET datestyle = 'ISO, MDY'
-AS $$
-DECLARE
-	v_state text;
-	v_message text;
-	v_detail text;
-	v_hint text;
-BEGIN
-	BEGIN
-		EXECUTE stmt;
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-		                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-	END;
-	IF v_state IS NULL THEN
-		RETURN QUERY SELECT NULL::text, 'no error'::text;
-		RETURN;
-	END IF;
-	RETURN QUERY
-	SELECT CASE WHEN n = 1 THEN v_state END,
-	       regexp_replace(regexp_replace(line, '\m(hold|charge) \d+', '\1 <id>', 'g'),
-	                      '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?', '<time>', 'g')
-	  FROM (VALUES (1, v_message), (2, 'DETAIL:  ' || nullif(v_detail, '')), (3, 'HINT:  ' || nullif(v_hint, ''))) AS l (n, line)
-	 WHERE line IS NOT NULL
-	 ORDER BY n;
-END
-$$;
 
 -- The ledger entries of one hold: its head and parts, and what settled it.
 CREATE FUNCTION pg_temp.hold_entries(p_hold bigint)
@@ -79,8 +46,8 @@ SELECT operation, member, feature, credits, credit_kinds, status
   FROM credits.transaction_log WHERE pool = 'holds_acme' ORDER BY charge_id;
 
 -- docs example: a settled hold cannot be settled again (CR006)
-SELECT * FROM pg_temp.error_of(format('SELECT credits.capture(%s)', :hold_id));
-SELECT * FROM pg_temp.error_of(format('SELECT credits.release(%s)', :hold_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.capture(%s)', :hold_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.release(%s)', :hold_id));
 SELECT * FROM credits.verify();
 
 -------------------------------------------------------------------------------
@@ -97,8 +64,8 @@ SELECT credits.balance('holds_acme') AS while_held;
 SELECT credits.release(:release_id) AS released;
 SELECT credits.balance('holds_acme') AS after_release;
 SELECT * FROM pg_temp.hold_entries(:release_id);
-SELECT * FROM pg_temp.error_of(format('SELECT credits.release(%s)', :release_id));
-SELECT * FROM pg_temp.error_of(format('SELECT credits.capture(%s, 1)', :release_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.release(%s)', :release_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.capture(%s, 1)', :release_id));
 
 -- capturing 0 settles the hold and charges nothing (logged, like a free action)
 SELECT credits.reserve('holds_acme', 'alice', 4) AS zero_id \gset
@@ -112,7 +79,7 @@ SELECT status, charged, member_used FROM credits.capture(:empty_id);
 
 -- docs example: more than held is 22023, and the hold stays pending
 SELECT credits.reserve('holds_acme', 'alice', 10) AS over_id \gset
-SELECT * FROM pg_temp.error_of(format('SELECT credits.capture(%s, 10.000001)', :over_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.capture(%s, 10.000001)', :over_id));
 SELECT status, charged FROM credits.capture(:over_id, 10.000000);
 
 -- metadata: the capture's own, else the hold's
@@ -252,8 +219,8 @@ SELECT credits.balance('holds_lapse') AS pool, credits.balance('holds_lapse', 'g
 SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_lapse';
 SELECT member, used, held, remaining_limit FROM credits.member_usage WHERE pool = 'holds_lapse';
 -- docs example: it can no longer be captured or released (CR006)
-SELECT * FROM pg_temp.error_of(format('SELECT credits.capture(%s)', :lapse_id));
-SELECT * FROM pg_temp.error_of(format('SELECT credits.release(%s)', :lapse_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.capture(%s)', :lapse_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.release(%s)', :lapse_id));
 -- the failed calls changed nothing
 SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_lapse';
 -- a charge may use the lapsed credits and limit at once; being a write on
@@ -298,7 +265,7 @@ SELECT credits.reserve('holds_ttl', 'ivan', 5, ttl => '2 hours') AS ttl120 \gset
 -- docs example: as of one hour from now, the 15-minute hold has lapsed
 CALL credits.expire_holds(now() + interval '1 hour');
 SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_ttl';
-SELECT * FROM pg_temp.error_of(format('SELECT credits.capture(%s)', :ttl15));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.capture(%s)', :ttl15));
 SELECT credits.release(:ttl120) AS released;
 -- nothing left to do: a second run changes nothing
 SELECT count(*) AS entries_before FROM credits.ledger l JOIN credits.pools p USING (pool_id)
@@ -436,7 +403,7 @@ SELECT credits.capture(:args_id, 1.0000001);
 \echo :LAST_ERROR_SQLSTATE
 -- a charge id is not a hold id
 SELECT charge_id AS args_charge FROM credits.charge('holds_args', 'x', 1) \gset
-SELECT * FROM pg_temp.error_of(format('SELECT credits.capture(%s)', :args_charge));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.capture(%s)', :args_charge));
 -- the failed calls left the hold pending and nothing else held
 SELECT available, held FROM credits.pool_balances WHERE pool = 'holds_args';
 SELECT credits.release(:args_id) AS released;

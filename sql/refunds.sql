@@ -2,45 +2,12 @@
 -- first), grants that expired or were voided since, the member's usage,
 -- captures, reports, roles and argument errors.
 -- Ids and times differ between runs: ids are captured with \gset and never
--- printed; errors whose text names an id go through pg_temp.error_of, which
+-- printed; errors whose text names an id go through regress.masked_error_of, which
 -- masks it.
 -- Each error is followed by \echo :LAST_ERROR_SQLSTATE (VERBOSITY verbose would
 -- also print LOCATION lines, which change between PostgreSQL builds).
 \set VERBOSITY default
 \set SHOW_CONTEXT never
-
--- The error a statement raises, as psql would show it, with hold and charge
--- ids and timestamps masked.
-CREATE FUNCTION pg_temp.error_of(stmt text)
-RETURNS TABLE (sqlstate text, error text)
-LANGUAGE plpgsql
-SET datestyle = 'ISO, MDY'
-AS $$
-DECLARE
-	v_state text;
-	v_message text;
-	v_detail text;
-	v_hint text;
-BEGIN
-	BEGIN
-		EXECUTE stmt;
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-		                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-	END;
-	IF v_state IS NULL THEN
-		RETURN QUERY SELECT NULL::text, 'no error'::text;
-		RETURN;
-	END IF;
-	RETURN QUERY
-	SELECT CASE WHEN n = 1 THEN v_state END,
-	       regexp_replace(regexp_replace(line, '\m(hold|charge) \d+', '\1 <id>', 'g'),
-	                      '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?', '<time>', 'g')
-	  FROM (VALUES (1, v_message), (2, 'DETAIL:  ' || nullif(v_detail, '')), (3, 'HINT:  ' || nullif(v_hint, ''))) AS l (n, line)
-	 WHERE line IS NOT NULL
-	 ORDER BY n;
-END
-$$;
 
 -- What a charge took from each grant and what its refunds gave back, in
 -- ledger order.
@@ -74,7 +41,7 @@ SELECT member, used, remaining_limit FROM credits.member_usage WHERE pool = 'ref
 SELECT credits.balance('refunds_acme') AS pool, credits.balance('refunds_acme', 'alice') AS alice;
 
 -- docs example: more than remains refundable is 22023
-SELECT * FROM pg_temp.error_of(format('SELECT credits.refund(%s, 30)', :charge_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.refund(%s, 30)', :charge_id));
 
 -- docs example: NULL refunds all that remains
 SELECT credits.refund(:charge_id) AS refunded;
@@ -88,7 +55,7 @@ SELECT DISTINCT reason FROM credits.ledger WHERE charge_id = :charge_id AND entr
 SELECT count(*) AS entries_before FROM credits.ledger WHERE charge_id = :charge_id \gset
 SELECT credits.refund(:charge_id) AS refunded;
 SELECT count(*) = :entries_before AS nothing_new FROM credits.ledger WHERE charge_id = :charge_id;
-SELECT * FROM pg_temp.error_of(format('SELECT credits.refund(%s, 0.000001)', :charge_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.refund(%s, 0.000001)', :charge_id));
 
 -- docs example: reports keep the charge gross; the refunds are ledger entries
 SELECT member, feature, credits, credit_kinds, status
@@ -171,7 +138,7 @@ SELECT kind, remaining, held FROM credits.grant_balances WHERE pool = 'refunds_c
 SELECT * FROM pg_temp.charge_entries(:capture_id);
 SELECT member, used, held FROM credits.member_usage WHERE pool = 'refunds_capture';
 -- a hold is not a charge: only its capture is refundable (CR010)
-SELECT * FROM pg_temp.error_of(format('SELECT credits.refund(%s)', :cap_hold));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.refund(%s)', :cap_hold));
 SELECT credits.refund(:capture_id) AS refunded;
 SELECT credits.balance('refunds_capture') AS balance;
 SELECT * FROM credits.verify();
@@ -187,11 +154,11 @@ SELECT credits.refund(-1);
 \echo :LAST_ERROR_SQLSTATE
 -- a rejected attempt charged nothing and is not refundable
 SELECT charge_id AS rejected_id FROM credits.try_charge('refunds_args', 'gus', 100) \gset
-SELECT * FROM pg_temp.error_of(format('SELECT credits.refund(%s)', :rejected_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.refund(%s)', :rejected_id));
 -- a free action has nothing to give back
 SELECT charge_id AS free_id FROM credits.charge('refunds_args', 'gus', 0) \gset
 SELECT credits.refund(:free_id) AS refunded;
-SELECT * FROM pg_temp.error_of(format('SELECT credits.refund(%s, 1)', :free_id));
+SELECT * FROM regress.masked_error_of(format('SELECT credits.refund(%s, 1)', :free_id));
 -- argument errors
 SELECT credits.refund(NULL);
 \echo :LAST_ERROR_SQLSTATE

@@ -10,12 +10,13 @@
 #     grants, members, holds, subscriptions, rates, caps and alerts, verify()
 #     must be empty, and new pools, grants, charges, holds, subscriptions and
 #     alerts must work after the restore (no id collides with a restored one).
-# (b) CREATE EXTENSION credits VERSION '0.1' + ALTER EXTENSION UPDATE must
-#     give the same catalog as CREATE EXTENSION credits: functions (with
-#     definitions, privileges, security, settings), tables, columns,
-#     constraints, indexes, views, triggers, types, sequences, ACLs,
-#     extension members and configuration tables. And a 0.1 database with
-#     data in it updates to 0.2 with the same balances, verify() empty, and
+# (b) CREATE EXTENSION credits VERSION '0.1' (and '0.2') + ALTER EXTENSION
+#     UPDATE must give the same catalog as CREATE EXTENSION credits:
+#     functions (with definitions, privileges, security, settings), tables,
+#     columns, constraints, indexes, views, triggers, types, sequences, ACLs,
+#     comments, extension members and configuration tables; a planted
+#     difference must be caught. And a 0.1 database with data in it updates
+#     to the current version with the same balances, verify() empty, and
 #     charges, holds and refunds of 0.1 charges working.
 # Runs against the server scripts/test.sh started (PGHOST/PGPORT/PGUSER).
 set -euo pipefail
@@ -49,15 +50,16 @@ same() {
 	compared=$((compared + $(wc -l <"$work/a.txt")))
 	if ! diff -q "$work/a.txt" "$work/b.txt" >/dev/null; then
 		fail "$1 differs between $2 and $3:"
-		diff "$work/a.txt" "$work/b.txt" | head -20
+		diff "$work/a.txt" "$work/b.txt" | head -20 || true
 	fi
 }
 
 ###############################################################################
 # (a) pg_dump -Fc and pg_restore
 ###############################################################################
-psql -X -q -v ON_ERROR_STOP=1 -d $src >/dev/null <<'SQL'
-CREATE EXTENSION credits;
+# A database with one of everything 0.2 can hold; also the 0.2 database
+# that part (b) updates.
+scenario=$(cat <<'SQL'
 SELECT credits.create_pool('acme', 'Acme Inc.');
 SELECT credits.create_pool('globex', settings => '{"topup_increment": 10}');
 SELECT credits.create_pool('empty');
@@ -99,6 +101,9 @@ SELECT credits.reserve('globex', 'g3', 9, '2 days');
 SELECT credits.set_member_limit('acme', 'alice', 100);
 SELECT credits.revoke_access('acme', 'dave');
 SQL
+)
+q $src "CREATE EXTENSION credits" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d $src -c "$scenario" >/dev/null
 
 # Every table and sequence of the extension is marked for pg_dump (or its
 # rows, or the ids after a restore, would be lost).
@@ -167,66 +172,103 @@ alerts=$(echo "$after" | sed -n 's/^alert //p' | tr '\n' ' ')
 echo "dump: $marked tables and sequences marked for pg_dump, $compared rows compared after pg_restore"
 
 ###############################################################################
-# (b) 0.1 + ALTER EXTENSION UPDATE vs CREATE EXTENSION
+# (b) CREATE EXTENSION at an earlier version + ALTER EXTENSION UPDATE vs
+#     CREATE EXTENSION at the current one
 ###############################################################################
-compared=0
-q $old "CREATE EXTENSION credits VERSION '0.1'" >/dev/null
-q $old "ALTER EXTENSION credits UPDATE" >/dev/null
-q $new "CREATE EXTENSION credits" >/dev/null
-[ "$(q $old "SELECT extversion FROM pg_extension WHERE extname = 'credits'")" = 0.2 ] || fail "not updated to 0.2"
 ns="'credits'::regnamespace"
-same "functions" $old $new "
+# same_catalog <db1> <db2>: every catalog entry of the extension is the same.
+same_catalog() {
+	local a=$1 b=$2
+	same "functions" $a $b "
 	SELECT p.oid::regprocedure, p.prokind, p.prosecdef, p.proconfig, p.provolatile, p.proisstrict, p.proparallel,
 	       p.proleakproof, p.procost, p.prorows, l.lanname, p.proowner::regrole, p.proacl,
 	       pg_get_function_arguments(p.oid), pg_get_function_result(p.oid),
 	       md5(CASE WHEN p.prokind IN ('f', 'p', 'w') THEN pg_get_functiondef(p.oid) ELSE '' END)
 	  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 	 WHERE p.pronamespace = $ns ORDER BY p.oid::regprocedure::text"
-same "relations" $old $new "
+	same "relations" $a $b "
 	SELECT c.relname, c.relkind, c.relpersistence, c.relowner::regrole, c.relacl, c.reloptions, c.relrowsecurity
 	  FROM pg_class c WHERE c.relnamespace = $ns ORDER BY 1"
-same "columns" $old $new "
+	same "columns" $a $b "
 	SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
 	       a.attgenerated, pg_get_expr(d.adbin, d.adrelid), a.attcollation, a.attacl
 	  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 	  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 	 WHERE c.relnamespace = $ns ORDER BY 1, 2"
-same "constraints" $old $new "
+	same "constraints" $a $b "
 	SELECT conrelid::regclass, conname, contype, pg_get_constraintdef(oid), condeferrable, condeferred
 	  FROM pg_constraint WHERE connamespace = $ns ORDER BY conrelid::regclass::text, conname"
-same "indexes" $old $new "
+	same "indexes" $a $b "
 	SELECT indexrelid::regclass, pg_get_indexdef(indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 	 WHERE c.relnamespace = $ns ORDER BY indexrelid::regclass::text"
-same "views" $old $new "
+	same "views" $a $b "
 	SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c WHERE c.relnamespace = $ns AND c.relkind IN ('v', 'm') ORDER BY 1"
-same "triggers" $old $new "
+	same "triggers" $a $b "
 	SELECT t.tgrelid::regclass, t.tgname, t.tgenabled, pg_get_triggerdef(t.oid)
 	  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
 	 WHERE c.relnamespace = $ns AND NOT t.tgisinternal ORDER BY t.tgrelid::regclass::text, t.tgname"
-same "types" $old $new "
+	same "types" $a $b "
 	SELECT t.typname, t.typtype, t.typowner::regrole, t.typacl,
 	       (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
 	          FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)
 	  FROM pg_type t WHERE t.typnamespace = $ns ORDER BY 1"
-same "sequences" $old $new "
+	same "sequences" $a $b "
 	SELECT s.seqrelid::regclass, s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmax, s.seqmin, s.seqcache,
 	       s.seqcycle
 	  FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid WHERE c.relnamespace = $ns ORDER BY s.seqrelid::regclass::text"
-same "schema" $old $new "
+	same "schema" $a $b "
 	SELECT n.nspname, n.nspowner::regrole, n.nspacl FROM pg_namespace n WHERE n.oid = $ns"
-same "extension members" $old $new "
+	same "extension members" $a $b "
 	SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d
 	  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'credits' WHERE d.deptype = 'e' ORDER BY 1"
-same "configuration tables" $old $new "
+	same "configuration tables" $a $b "
 	SELECT c.oid::regclass, x.condition
 	  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(oid, condition) JOIN pg_class c ON c.oid = x.oid
 	 WHERE e.extname = 'credits' ORDER BY c.oid::regclass::text"
-same "initial privileges" $old $new "
+	same "initial privileges" $a $b "
 	SELECT pg_describe_object(i.classoid, i.objoid, i.objsubid), i.privtype, i.initprivs
 	  FROM pg_init_privs i
 	  JOIN pg_depend d ON d.classid = i.classoid AND d.objid = i.objoid AND d.deptype = 'e'
 	  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'credits' ORDER BY 1, 2"
-echo "upgrade: catalogs of 0.1 + ALTER EXTENSION UPDATE and CREATE EXTENSION identical ($compared rows compared)"
+	same "comments" $a $b "
+	SELECT pg_describe_object(x.classoid, x.objoid, x.objsubid), x.description
+	  FROM pg_description x
+	  JOIN pg_depend d ON d.classid = x.classoid AND d.objid = x.objoid AND d.deptype = 'e'
+	  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'credits' ORDER BY 1"
+	same "extension" $a $b "SELECT extname, extversion, extrelocatable, extnamespace::regnamespace FROM pg_extension
+	 WHERE extname = 'credits'"
+}
+
+current=$(sed -n "s/^default_version = '\(.*\)'/\1/p" ../../credits.control)
+compared=0
+q $new "CREATE EXTENSION credits" >/dev/null
+for from in 0.1 0.2; do
+	q $old "DROP EXTENSION IF EXISTS credits" >/dev/null
+	q $old "CREATE EXTENSION credits VERSION '$from'" >/dev/null
+	q $old "ALTER EXTENSION credits UPDATE" >/dev/null
+	[ "$(q $old "SELECT extversion FROM pg_extension WHERE extname = 'credits'")" = "$current" ] \
+		|| fail "$from not updated to $current"
+	before=$failures
+	same_catalog $old $new
+	if [ $failures -eq $before ]; then
+		echo "upgrade: catalogs of $from + ALTER EXTENSION UPDATE and CREATE EXTENSION identical"
+	fi
+done
+echo "upgrade: $compared catalog rows compared"
+
+# The comparison sees a difference: an object of the update path that the
+# fresh install lacks (a planted change) must make same_catalog fail.
+before=$failures
+q $old "COMMENT ON FUNCTION credits.verify() IS 'planted'; ALTER TABLE credits.pools ADD COLUMN planted int" >/dev/null
+same_catalog $old $new >"$work/planted.txt"
+planted=$((failures - before))
+failures=$before
+if [ $planted -lt 2 ]; then
+	fail "a planted difference (a comment, a column) went unnoticed"
+	cat "$work/planted.txt"
+else
+	echo "upgrade: a planted comment and column were caught ($planted comparisons differ)"
+fi
 
 # An update with data in it: the 0.1 database of a customer.
 q $old "DROP EXTENSION credits" >/dev/null
@@ -279,6 +321,42 @@ echo "$upgraded" | grep -q '^refund 2$' || fail "refund of a 0.1 charge after th
 echo "$upgraded" | grep -q '^hold succeeded$' || fail "reserve and capture after the update"
 echo "$upgraded" | grep -q '^subscribe true$' || fail "subscribe after the update"
 [ "$failures" -eq 0 ] || echo "$upgraded"
-echo "upgrade with data: $(wc -l <"$work/ledger-0.2.txt") ledger entries and $(wc -l <"$work/balances-0.2.txt") balances kept, verify() empty"
+echo "upgrade with data: 0.1: $(wc -l <"$work/ledger-0.2.txt") ledger entries and $(wc -l <"$work/balances-0.2.txt") balances kept, verify() empty"
+
+# The 0.2 database of a customer: every table, view and balance the same
+# after the update, verify() empty, and every kind of write working.
+q $old "DROP EXTENSION credits" >/dev/null
+q $old "CREATE EXTENSION credits VERSION '0.2'" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d $old -c "$scenario" >/dev/null
+snapshot() {
+	for t in pools members grants ledger holds hold_parts subscriptions rates frequency_caps alert_rules alert_state alerts; do
+		q $old "SELECT '$t', x::text FROM credits.$t x ORDER BY x::text"
+	done
+	for v in pool_balances grant_balances member_usage transaction_log subscription_status monthly_summary rate_card; do
+		q $old "SELECT '$v', x::text FROM credits.$v x ORDER BY x::text"
+	done
+	q $old "$balances"
+}
+snapshot >"$work/before-0.2.txt"
+q $old "ALTER EXTENSION credits UPDATE" >/dev/null
+snapshot >"$work/after-0.2.txt"
+diff -q "$work/before-0.2.txt" "$work/after-0.2.txt" >/dev/null \
+	|| { fail "the update of 0.2 changed rows"; diff "$work/before-0.2.txt" "$work/after-0.2.txt" | head -20 || true; }
+upgraded=$(psql -X -At -v ON_ERROR_STOP=1 -d $old 2>&1 <<'SQL'
+SELECT 'verify ' || count(*) FROM credits.verify();
+SELECT 'charge ' || status FROM credits.charge('acme', 'bob', 1, 'chat');
+SELECT 'replay ' || replayed FROM credits.charge('acme', 'alice', 12.5, 'chat', 'order-1', '{"model": "m"}');
+SELECT 'capture ' || (credits.capture(hold_id, 5)).status FROM credits.holds WHERE idempotency_key = 'job-1';
+SELECT 'refund ' || credits.refund(charge_id, 1) FROM credits.charge('globex', 'g1', 2);
+SELECT 'verify ' || count(*) FROM credits.verify();
+SQL
+) || true
+[ "$(echo "$upgraded" | grep -c '^verify 0$')" = 2 ] || fail "verify() after the update of 0.2"
+echo "$upgraded" | grep -q '^charge succeeded$' || fail "charge after the update of 0.2"
+echo "$upgraded" | grep -q '^replay true$' || fail "idempotent replay of a 0.2 charge after the update"
+echo "$upgraded" | grep -q '^capture succeeded$' || fail "capture of a 0.2 hold after the update"
+echo "$upgraded" | grep -q '^refund 1$' || fail "refund after the update of 0.2"
+[ "$failures" -eq 0 ] || echo "$upgraded"
+echo "upgrade with data: 0.2: $(wc -l <"$work/after-0.2.txt") rows of tables, views and balances kept, verify() empty"
 echo "failures=$failures"
 [ "$failures" -eq 0 ]

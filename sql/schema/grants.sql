@@ -1,0 +1,105 @@
+-- Grants: lots of credits added to a pool, and voids.
+
+CREATE FUNCTION credits.grant(pool text, amount numeric, kind text DEFAULT 'purchased',
+                              expires_at timestamptz DEFAULT NULL, member text DEFAULT NULL,
+                              effective_at timestamptz DEFAULT now(), priority integer DEFAULT NULL,
+                              external_ref text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_amount bigint;
+	v_rank integer;
+	v_id bigint;
+	v_unspent numeric;
+BEGIN
+	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
+	v_amount := credits._amount(amount, 'amount', false);
+	-- the kind is checked even when an explicit priority replaces its rank
+	v_rank := credits._kind_rank(kind);
+	IF priority IS NOT NULL THEN
+		v_rank := priority;
+	END IF;
+	IF NOT isfinite(effective_at) OR (expires_at IS NOT NULL AND NOT isfinite(expires_at)) THEN
+		RAISE EXCEPTION 'a grant''s effective_at and expires_at must be finite'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('effective_at %s, expires_at %s.', effective_at, coalesce(expires_at::text, 'NULL')),
+			      HINT = 'Pass expires_at => NULL for credits that never expire.';
+	END IF;
+	IF expires_at IS NOT NULL AND expires_at <= effective_at THEN
+		RAISE EXCEPTION 'a grant must expire after it takes effect'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('effective_at %s, expires_at %s.', effective_at, expires_at);
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	IF kind = 'purchased' AND v_pool.topup_increment IS NOT NULL AND v_amount % v_pool.topup_increment <> 0 THEN
+		RAISE EXCEPTION 'purchased amount % is not a multiple of the pool''s top-up increment', amount
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('amount %s, topup_increment %s.', amount, credits._to_credits(v_pool.topup_increment)),
+			      HINT = 'Buy credits in multiples of the top-up increment.';
+	END IF;
+	-- Balances are summed in int64 micro-credits: a pool's unspent credits
+	-- stay below 9 * 10^12 so that no sum of them can overflow.
+	SELECT coalesce(sum(g.remaining + g.held), 0) INTO v_unspent
+	  FROM credits.grants g
+	 WHERE g.pool_id = v_pool.pool_id AND g.voided_at IS NULL AND g.expired_at IS NULL;
+	IF v_unspent + v_amount > 9000000000000000000 THEN
+		RAISE EXCEPTION 'grant of % would take pool "%" above 9000000000000 unspent credits', amount, pool
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('amount %s, unspent %s.', amount, credits._to_credits(v_unspent)),
+			      HINT = 'Void what will not be used, or keep the credits in another pool.';
+	END IF;
+	IF member IS NOT NULL THEN
+		PERFORM credits._enroll(v_pool.pool_id, member);
+	END IF;
+	INSERT INTO credits.grants (pool_id, kind, priority, rank, member, amount, remaining,
+	                            effective_at, expires_at, external_ref, metadata)
+	VALUES (v_pool.pool_id, kind, priority, v_rank, member, v_amount, v_amount,
+	        effective_at, expires_at, external_ref, metadata)
+	RETURNING grant_id INTO v_id;
+	INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, metadata)
+	VALUES (v_pool.pool_id, 'grant', member, v_id, v_amount, metadata);
+	RETURN v_id;
+END
+$$;
+
+CREATE FUNCTION credits.void_grant(grant_id bigint, reason text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	g credits.grants;
+BEGIN
+	PERFORM credits._require('grant_id', grant_id);
+	SELECT pool_id INTO v_pool_id FROM credits.grants WHERE grants.grant_id = void_grant.grant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'grant % not found', grant_id USING ERRCODE = 'CR010';
+	END IF;
+	PERFORM credits._lock_pool_id(v_pool_id);
+	SELECT * INTO g FROM credits.grants WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+	IF g.voided_at IS NOT NULL THEN
+		RETURN 0;
+	END IF;
+	UPDATE credits.grants SET remaining = 0, voided_at = now(), void_reason = reason
+	 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+	INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
+	VALUES (v_pool_id, 'void', g.member, g.grant_id, -g.remaining, reason);
+	RETURN credits._to_credits(g.remaining);
+END
+$$;
+
+-- A grant that can no longer be spent: voided, expired by expire_grants, or
+-- past its expires_at.
+CREATE FUNCTION credits._grant_dead(g credits.grants, p_at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN g.voided_at IS NOT NULL OR g.expired_at IS NOT NULL OR (g.expires_at IS NOT NULL AND g.expires_at <= p_at);
+
+-- What \df+ and \dv+ show.
+COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
+COMMENT ON FUNCTION credits.void_grant(bigint, text) IS 'Removes what remains of a grant (e.g. a chargeback); returns the amount voided.';

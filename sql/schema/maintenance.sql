@@ -1,0 +1,349 @@
+-- Subscriptions, grant expiry, and the maintenance driver behind
+-- expire_holds, renew_subscriptions, expire_grants and maintain().
+
+-- Whether maintenance may run here: not on a standby, and not while
+-- another session runs the same job (a transaction-level advisory lock).
+CREATE FUNCTION credits._maintenance_lock(p_job text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF pg_is_in_recovery() THEN
+		RETURN false;
+	END IF;
+	IF NOT pg_try_advisory_xact_lock(hashtext('credits.' || p_job)) THEN
+		RAISE NOTICE 'credits.% is already running', p_job;
+		RETURN false;
+	END IF;
+	RETURN true;
+END
+$$;
+
+-- One batch of maintenance job `p_job`; false when nothing was left. (Here,
+-- with a pinned search_path: in the procedure below, even `=` would be the
+-- caller's.)
+CREATE FUNCTION credits._maintenance_batch(p_job text, p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	CASE p_job
+	WHEN 'expire_holds' THEN RETURN credits._expire_holds_batch(p_as_of);
+	WHEN 'renew_subscriptions' THEN RETURN credits._renew_batch(p_as_of);
+	WHEN 'expire_grants' THEN RETURN credits._expire_batch(p_as_of);
+	END CASE;
+END
+$$;
+
+-- Runs maintenance job `p_job` (expire_holds, renew_subscriptions or
+-- expire_grants) as of `p_as_of`: nothing on a standby or while another
+-- session runs the same job; otherwise the job's batches until none is left.
+-- Called as a top-level CALL it commits after each batch, then takes the
+-- job's lock again (it ended with the transaction) or yields to a run that
+-- took it meanwhile; inside a transaction block it does all in that one.
+-- Procedures that COMMIT may not be SECURITY DEFINER nor SET search_path:
+-- this one and the three that call it only call the extension's own
+-- SECURITY DEFINER functions, schema-qualified (pg_catalog is searched first
+-- for everything else).
+CREATE PROCEDURE credits._run_maintenance(p_job text, as_of timestamptz)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_commit boolean := NOT credits._in_transaction_block();
+BEGIN
+	PERFORM credits._require('as_of', as_of);
+	IF NOT pg_catalog.isfinite(as_of) THEN
+		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT credits._maintenance_lock(p_job) THEN
+		RETURN;
+	END IF;
+	WHILE credits._maintenance_batch(p_job, as_of) LOOP
+		IF v_commit THEN
+			COMMIT;
+			EXIT WHEN NOT credits._maintenance_lock(p_job);
+		END IF;
+	END LOOP;
+END
+$$;
+
+-- Lapses every pending hold past its TTL at `as_of`, in batches.
+CREATE PROCEDURE credits.expire_holds(as_of timestamptz DEFAULT now())
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	CALL credits._run_maintenance('expire_holds', as_of);
+END
+$$;
+
+-- Start of period k of a subscription, in UTC: anchor + k * period (never
+-- accumulated, so a 31st anchor stays on month ends).
+CREATE FUNCTION credits._period_at(p_anchor timestamptz, p_period interval, p_index integer)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ((p_anchor AT TIME ZONE 'UTC') + p_period * p_index) AT TIME ZONE 'UTC';
+
+-- The period index that contains `at` (the last start <= at).
+CREATE FUNCTION credits._period_index(p_anchor timestamptz, p_period interval, p_at timestamptz)
+RETURNS integer
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k integer;
+BEGIN
+	IF p_at < p_anchor THEN
+		RETURN -1;
+	END IF;
+	-- estimate from the average length, then correct by whole periods
+	k := floor(extract(epoch FROM p_at - p_anchor) / greatest(extract(epoch FROM p_period), 1))::integer;
+	WHILE k > 0 AND credits._period_at(p_anchor, p_period, k) > p_at LOOP
+		k := k - 1;
+	END LOOP;
+	WHILE credits._period_at(p_anchor, p_period, k + 1) <= p_at LOOP
+		k := k + 1;
+	END LOOP;
+	RETURN k;
+END
+$$;
+
+-- Issues a subscription's grants for its periods up to the one containing
+-- `as_of`, skipping those that would already have expired. The caller has
+-- locked the pool. Returns the number of grants issued.
+CREATE FUNCTION credits._issue_periods(s credits.subscriptions, p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k integer;
+	v_last integer := credits._period_index(s.anchor, s.period, p_as_of);
+	v_start timestamptz;
+	v_expires timestamptz;
+	v_id bigint;
+	v_count integer := 0;
+BEGIN
+	-- period k expires at the start of k + 1 + rollover_periods: the periods
+	-- before v_last - rollover_periods have all expired by `as_of`
+	FOR k IN greatest(s.issued_through + 1, v_last - s.rollover_periods) .. v_last LOOP
+		v_start := credits._period_at(s.anchor, s.period, k);
+		v_expires := credits._period_at(s.anchor, s.period, k + 1 + s.rollover_periods);
+		CONTINUE WHEN v_expires <= p_as_of;
+		INSERT INTO credits.grants (pool_id, kind, rank, amount, remaining, effective_at, expires_at,
+		                            external_ref, subscription_id, period_index)
+		VALUES (s.pool_id, s.kind, credits._kind_rank(s.kind), s.credits_per_period, s.credits_per_period,
+		        v_start, v_expires, s.plan, s.subscription_id, k)
+		ON CONFLICT DO NOTHING
+		RETURNING grant_id INTO v_id;
+		CONTINUE WHEN v_id IS NULL;
+		INSERT INTO credits.ledger (pool_id, at, entry_type, grant_id, amount, reason)
+		VALUES (s.pool_id, v_start, 'grant', v_id, s.credits_per_period,
+		        format('subscription %s, period %s', s.plan, k));
+		v_count := v_count + 1;
+	END LOOP;
+	IF v_last > s.issued_through THEN
+		UPDATE credits.subscriptions SET issued_through = v_last
+		 WHERE pool_id = s.pool_id AND subscription_id = s.subscription_id;
+	END IF;
+	RETURN v_count;
+END
+$$;
+
+CREATE FUNCTION credits.subscribe(pool text, plan text, credits_per_period numeric, period interval DEFAULT '1 month',
+                                  rollover_periods integer DEFAULT 0, kind text DEFAULT 'plan',
+                                  anchor timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_amount bigint;
+	s credits.subscriptions;
+BEGIN
+	PERFORM credits._require('pool', pool, 'plan', plan, 'credits_per_period', credits_per_period, 'period', period,
+	                         'rollover_periods', rollover_periods, 'kind', kind, 'anchor', anchor);
+	PERFORM credits._check_key('plan', plan);
+	v_amount := credits._amount(credits_per_period, 'credits_per_period', false);
+	PERFORM credits._kind_rank(kind);
+	IF NOT isfinite(anchor) THEN
+		RAISE EXCEPTION 'invalid anchor: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF period <= interval '0' OR period > interval '100 years' OR credits._period_at(anchor, period, 1) <= anchor THEN
+		RAISE EXCEPTION 'invalid period: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('period was %s.', period);
+	END IF;
+	IF rollover_periods < 0 OR rollover_periods > 1000 THEN
+		RAISE EXCEPTION 'invalid rollover_periods: must be from 0 to 1000' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('rollover_periods was %s.', rollover_periods);
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	IF EXISTS (SELECT FROM credits.subscriptions x
+	            WHERE x.pool_id = v_pool.pool_id AND x.plan = subscribe.plan AND x.cancelled_at IS NULL) THEN
+		RAISE EXCEPTION 'pool "%" already has an active subscription to plan "%"', pool, plan
+			USING ERRCODE = 'unique_violation', HINT = 'Cancel it first with credits.cancel_subscription().';
+	END IF;
+	INSERT INTO credits.subscriptions (pool_id, plan, credits_per_period, period, rollover_periods, kind, anchor,
+	                                   issued_through)
+	VALUES (v_pool.pool_id, plan, v_amount, period, rollover_periods, kind, anchor,
+	        greatest(credits._period_index(anchor, period, now()), 0) - 1)
+	RETURNING * INTO s;
+	-- the current period's grant at once (an anchor in the future: its first period, scheduled)
+	PERFORM credits._issue_periods(s, greatest(now(), anchor));
+	RETURN s.subscription_id;
+END
+$$;
+
+CREATE FUNCTION credits.cancel_subscription(pool text, plan text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	s credits.subscriptions;
+BEGIN
+	PERFORM credits._require('pool', pool, 'plan', plan);
+	v_pool := credits._lock_pool(pool);
+	SELECT * INTO s FROM credits.subscriptions x
+	 WHERE x.pool_id = v_pool.pool_id AND x.plan = cancel_subscription.plan AND x.cancelled_at IS NULL;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pool "%" has no active subscription to plan "%"', pool, plan
+			USING ERRCODE = 'CR010', HINT = 'Subscribe with credits.subscribe().';
+	END IF;
+	-- periods that started before the cancellation are owed even if
+	-- maintenance has not issued them yet; only later ones are stopped
+	PERFORM credits._issue_periods(s, now());
+	UPDATE credits.subscriptions x SET cancelled_at = now()
+	 WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id;
+END
+$$;
+
+-- One batch of renew_subscriptions: up to 100 subscriptions due at `as_of`.
+CREATE FUNCTION credits._renew_batch(p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	v_pool bigint;
+	s credits.subscriptions;
+	v_any boolean := false;
+BEGIN
+	FOR v_pool, v_id IN
+		SELECT x.pool_id, x.subscription_id FROM credits.subscriptions x
+		 WHERE x.cancelled_at IS NULL
+		   AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= p_as_of
+		 ORDER BY x.pool_id, x.subscription_id LIMIT 100
+	LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+		-- re-read under the pool lock: a cancel or another run may have won
+		SELECT * INTO s FROM credits.subscriptions x
+		 WHERE x.pool_id = v_pool AND x.subscription_id = v_id AND x.cancelled_at IS NULL;
+		CONTINUE WHEN NOT FOUND;
+		PERFORM credits._issue_periods(s, p_as_of);
+		v_any := true;
+	END LOOP;
+	RETURN v_any;
+END
+$$;
+
+CREATE PROCEDURE credits.renew_subscriptions(as_of timestamptz DEFAULT now())
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	CALL credits._run_maintenance('renew_subscriptions', as_of);
+END
+$$;
+
+-- One batch of expire_grants: up to 50 grants past expires_at at `as_of`,
+-- their pools locked in pool order. Each expiry is one ledger entry dated at
+-- the grant's expires_at. Held parts stay with their holds. No temp table:
+-- one in the caller's pg_temp with the same name would be used instead.
+CREATE FUNCTION credits._expire_batch(p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_grants bigint[];
+	v_pool bigint;
+	v_any boolean := false;
+BEGIN
+	SELECT array_agg(d.grant_id) INTO v_grants
+	  FROM (SELECT g.grant_id FROM credits.grants g
+	         WHERE g.expires_at <= p_as_of AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL
+	         ORDER BY g.expires_at LIMIT 50) d;
+	FOR v_pool IN SELECT DISTINCT g.pool_id FROM credits.grants g WHERE g.grant_id = ANY (v_grants) ORDER BY 1 LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+		v_any := true;
+	END LOOP;
+	-- read what remains only now, under the pool locks
+	WITH expired AS (
+		UPDATE credits.grants g SET expired_at = g.expires_at, remaining = 0
+		  FROM credits.grants was
+		 WHERE was.pool_id = g.pool_id AND was.grant_id = g.grant_id
+		   AND g.grant_id = ANY (v_grants) AND g.expired_at IS NULL AND g.voided_at IS NULL
+		RETURNING g.pool_id, g.grant_id, g.member, g.expires_at, was.remaining AS was
+	)
+	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
+	SELECT e.pool_id, e.expires_at, 'expire', e.member, e.grant_id, -e.was, 'grant expired'
+	  FROM expired e
+	 WHERE e.was > 0
+	 ORDER BY e.expires_at, e.grant_id;
+	RETURN v_any;
+END
+$$;
+
+CREATE PROCEDURE credits.expire_grants(as_of timestamptz DEFAULT now())
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	CALL credits._run_maintenance('expire_grants', as_of);
+END
+$$;
+
+-- One row per subscription, amounts in credits: what it issues, and when.
+CREATE VIEW credits.subscription_status AS
+SELECT x.subscription_id,
+       p.pool,
+       x.plan,
+       x.kind,
+       credits._to_credits(x.credits_per_period) AS credits_per_period,
+       x.period,
+       x.rollover_periods,
+       x.anchor,
+       CASE WHEN x.issued_through >= 0 THEN credits._period_at(x.anchor, x.period, x.issued_through) END
+           AS last_period_start,
+       CASE WHEN x.cancelled_at IS NULL THEN credits._period_at(x.anchor, x.period, x.issued_through + 1) END
+           AS next_period_start,
+       CASE WHEN x.cancelled_at IS NULL THEN 'active' ELSE 'cancelled' END AS status,
+       x.created_at,
+       x.cancelled_at
+  FROM credits.subscriptions x
+  JOIN credits.pools p USING (pool_id);
+
+-- The one line a DBA schedules:
+--   SELECT cron.schedule('credits', '* * * * *', 'CALL credits.maintain()');
+CREATE PROCEDURE credits.maintain()
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	CALL credits.renew_subscriptions();
+	CALL credits.expire_grants();
+	CALL credits.expire_holds();
+END
+$$;
+
+-- What \df+ and \dv+ show.
+COMMENT ON PROCEDURE credits.expire_holds(timestamptz) IS 'Lapses every pending hold past its TTL, in batches that commit as they go.';
+COMMENT ON FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id.';
+COMMENT ON FUNCTION credits.cancel_subscription(text, text) IS 'Cancels a pool''s subscription to a plan: no further periods are issued.';
+COMMENT ON PROCEDURE credits.renew_subscriptions(timestamptz) IS 'Issues the grants of subscription periods that have started, in batches.';
+COMMENT ON PROCEDURE credits.expire_grants(timestamptz) IS 'Expires what remains of grants past their expires_at, in batches.';
+COMMENT ON VIEW credits.subscription_status IS 'One row per subscription: what it issues, and when.';
+COMMENT ON PROCEDURE credits.maintain() IS 'Runs renew_subscriptions, expire_grants and expire_holds: the one job to schedule with pg_cron.';

@@ -1,0 +1,74 @@
+-- Privileges: nothing for PUBLIC; each role gets exactly its functions.
+-- (Grants to several roles on one object are listed in the order an updated
+-- database received them, so its ACLs read the same as a fresh one's.)
+
+REVOKE ALL ON ALL TABLES IN SCHEMA credits FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA credits FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA credits FROM PUBLIC;
+REVOKE ALL ON TYPE credits.charge_result FROM PUBLIC;
+GRANT USAGE ON TYPE credits.charge_result TO credits_app, credits_reader;
+
+GRANT EXECUTE ON FUNCTION
+	credits.charge(text, text, numeric, text, text, jsonb),
+	credits.try_charge(text, text, numeric, text, text, jsonb),
+	credits.balance(text, text)
+TO credits_app;
+
+GRANT EXECUTE ON FUNCTION credits.balance(text, text) TO credits_reader;
+-- Views call these as the querying role.
+GRANT EXECUTE ON FUNCTION credits._to_credits(bigint), credits._to_credits(numeric),
+	credits._period_start(text, timestamptz)
+TO credits_reader;
+
+GRANT EXECUTE ON FUNCTION
+	credits.create_pool(text, text, jsonb),
+	credits.set_member_limit(text, text, numeric, text),
+	credits.set_member_limits(text, text[], numeric, text, text),
+	credits.remove_member_limit(text, text),
+	credits.revoke_access(text, text),
+	credits.restore_access(text, text),
+	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb),
+	credits.void_grant(bigint, text)
+TO credits_owner;
+
+GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log,
+	credits.ledger_entries
+TO credits_reader;
+
+GRANT EXECUTE ON FUNCTION
+	credits.reserve(text, text, numeric, interval, text, text, jsonb),
+	credits.capture(bigint, numeric, jsonb),
+	credits.release(bigint),
+	credits.charge_usage(text, text, text, numeric, text, jsonb)
+TO credits_app;
+
+GRANT EXECUTE ON FUNCTION
+	credits.refund(bigint, numeric, text),
+	credits.set_rate(text, numeric, text, timestamptz),
+	credits.set_frequency_cap(text, text, integer, interval),
+	credits.remove_frequency_cap(text, text),
+	credits.verify(),
+	credits._maintenance_lock(text),
+	credits._maintenance_batch(text, timestamptz),
+	credits._in_transaction_block(),
+	credits._require("any")
+TO credits_owner;
+GRANT EXECUTE ON PROCEDURE credits.expire_holds(timestamptz), credits._run_maintenance(text, timestamptz)
+	TO credits_owner;
+
+GRANT SELECT ON credits.rate_card TO credits_reader;
+
+GRANT EXECUTE ON FUNCTION
+	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz),
+	credits.cancel_subscription(text, text),
+	credits.set_alert(text, text, numeric),
+	credits.remove_alert(text, text)
+TO credits_owner;
+GRANT EXECUTE ON PROCEDURE credits.renew_subscriptions(timestamptz), credits.expire_grants(timestamptz),
+	credits.maintain() TO credits_owner;
+GRANT SELECT ON credits.alerts, credits.subscription_status TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits._period_at(timestamptz, interval, integer) TO credits_reader;
+
+GRANT EXECUTE ON FUNCTION credits._flows(bigint) TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text) TO credits_reader;
+GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_reader;

@@ -1,0 +1,282 @@
+-- Every table of the extension, its keys and its indexes: the whole stored
+-- schema in one place. Every row that belongs to a pool carries pool_id, and
+-- every key starts with it, so pools can be distributed by pool_id. Amounts
+-- are bigint micro-credits (10^-6).
+--
+-- Columns added by an update stay last, so that an updated database and a
+-- fresh one have the same column order (test/stress/dump_upgrade.sh).
+
+CREATE TABLE credits.pools (
+	pool_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	pool text NOT NULL UNIQUE,
+	name text,
+	settings jsonb NOT NULL DEFAULT '{}',
+	topup_increment bigint CHECK (topup_increment > 0),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	-- Bumped by every write to the pool: every operation takes the pool row
+	-- first (the one lock order), and REPEATABLE READ callers get 40001.
+	version bigint NOT NULL DEFAULT 0,
+	-- The earliest TTL among the pool's pending holds (may be early, never
+	-- late): every write to the pool lapses overdue holds when it has passed.
+	next_hold_expiry timestamptz,
+	-- Whether any frequency cap is set for the pool (the charge path looks
+	-- caps up only then).
+	has_caps boolean NOT NULL DEFAULT false,
+	-- Whether any alert is set (the pools_alerts trigger fires only then).
+	has_alerts boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE credits.members (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	member text NOT NULL,
+	credit_limit bigint CHECK (credit_limit >= 0),
+	period text NOT NULL DEFAULT 'month' CHECK (period IN ('month', 'week', 'day', 'none')),
+	-- the period `used` counts; an older one means nothing used in this one
+	period_start timestamptz NOT NULL,
+	used bigint NOT NULL DEFAULT 0 CHECK (used >= 0),
+	held bigint NOT NULL DEFAULT 0 CHECK (held >= 0),
+	revoked boolean NOT NULL DEFAULT false,
+	limit_set_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, member)
+);
+
+CREATE SEQUENCE credits.grant_id_seq;
+CREATE TABLE credits.grants (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	grant_id bigint NOT NULL DEFAULT nextval('credits.grant_id_seq'),
+	kind text NOT NULL CHECK (kind IN ('free', 'promo', 'plan', 'purchased')),
+	priority integer,
+	-- the deduction order's first key: priority, else the kind's rank
+	rank integer NOT NULL,
+	member text,
+	amount bigint NOT NULL CHECK (amount > 0),
+	remaining bigint NOT NULL CHECK (remaining >= 0),
+	held bigint NOT NULL DEFAULT 0 CHECK (held >= 0),
+	effective_at timestamptz NOT NULL,
+	expires_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	external_ref text,
+	metadata jsonb,
+	voided_at timestamptz,
+	void_reason text,
+	expired_at timestamptz,
+	-- the subscription and period that issued it
+	subscription_id bigint,
+	period_index integer,
+	PRIMARY KEY (pool_id, grant_id),
+	CHECK (expires_at IS NULL OR expires_at > effective_at)
+);
+ALTER SEQUENCE credits.grant_id_seq OWNED BY credits.grants.grant_id;
+CREATE UNIQUE INDEX grants_grant_id_idx ON credits.grants (grant_id);
+CREATE UNIQUE INDEX grants_subscription_period_idx ON credits.grants (pool_id, subscription_id, period_index)
+	WHERE subscription_id IS NOT NULL;
+-- What expire_grants has left to do.
+CREATE INDEX grants_expiry_idx ON credits.grants (expires_at)
+	WHERE expired_at IS NULL AND voided_at IS NULL AND expires_at IS NOT NULL;
+
+-- The ledger: one row per change of a grant's balance, plus one head row per
+-- charge attempt (a rejected attempt is a head row that moves nothing).
+--   amount: change of the grant's remaining; held: change of its held part.
+--   For every grant: remaining = sum(amount), held = sum(held).
+CREATE SEQUENCE credits.ledger_entry_id_seq;
+CREATE TABLE credits.ledger (
+	entry_id bigint NOT NULL DEFAULT nextval('credits.ledger_entry_id_seq'),
+	pool_id bigint NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	actor name NOT NULL DEFAULT credits.current_actor(),
+	entry_type text NOT NULL
+		CHECK (entry_type IN ('grant', 'charge', 'hold', 'capture', 'release', 'refund', 'expire', 'void', 'adjust')),
+	member text,
+	grant_id bigint,
+	amount bigint NOT NULL DEFAULT 0,
+	held bigint NOT NULL DEFAULT 0,
+	-- the charge this entry belongs to (= the entry_id of its head row)
+	charge_id bigint,
+	hold_id bigint,
+	-- head row of a charge attempt
+	status text CHECK (status IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded',
+	                              'access_revoked', 'rate_limited')),
+	reason text,
+	feature text,
+	idempotency_key text,
+	requested bigint,
+	quantity numeric,
+	balance_after bigint,
+	member_used_after bigint,
+	metadata jsonb,
+	-- Reports (monthly_summary, statement) read every flow of one pool. A
+	-- shared ledger interleaves pools, so one pool's entries lie one to a
+	-- heap page: the primary key carries what the reports read, and they
+	-- read a pool's flows from a few adjacent index pages (an index-only
+	-- scan; autovacuum keeps an append-only ledger's visibility map set).
+	PRIMARY KEY (pool_id, entry_id) INCLUDE (at, entry_type, grant_id, amount, held)
+);
+ALTER SEQUENCE credits.ledger_entry_id_seq OWNED BY credits.ledger.entry_id;
+CREATE INDEX ledger_charge_id_idx ON credits.ledger (charge_id) WHERE charge_id IS NOT NULL;
+-- A succeeded charge owns its key; rejected attempts do not consume it. A
+-- hold's head entry carries its key too, but hold keys are the holds table's
+-- (holds_idempotency_idx): a hold key never matches a charge key.
+CREATE UNIQUE INDEX ledger_idempotency_idx ON credits.ledger (pool_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL AND status = 'succeeded' AND entry_type = 'charge';
+-- A member's calls of a feature: successful charges and holds.
+CREATE INDEX ledger_calls_idx ON credits.ledger (pool_id, member, feature, at)
+	WHERE status = 'succeeded' AND feature IS NOT NULL;
+CREATE INDEX ledger_hold_id_idx ON credits.ledger (hold_id) WHERE hold_id IS NOT NULL;
+
+-- The ledger is append-only, whatever path writes.
+CREATE FUNCTION credits._ledger_append_only()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RAISE EXCEPTION 'the credits ledger is append-only: % is not allowed', TG_OP
+		USING ERRCODE = 'insufficient_privilege',
+		      HINT = 'Correct a balance with a new entry (credits.void_grant, credits.grant or credits.refund).';
+END
+$$;
+CREATE TRIGGER ledger_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON credits.ledger
+	FOR EACH STATEMENT EXECUTE FUNCTION credits._ledger_append_only();
+-- ALWAYS: also under session_replication_role = replica, which otherwise
+-- silences triggers and would let a superuser rewrite history unnoticed.
+ALTER TABLE credits.ledger ENABLE ALWAYS TRIGGER ledger_append_only;
+
+-- Member access and limits, checked wherever usage is recorded: the guard
+-- checks what a change adds to a member's usage. A row is inserted with
+-- usage only by pg_restore (the API enrolls members with none), and a
+-- restored row may be past a limit lowered since, or revoked.
+CREATE FUNCTION credits._member_usage_guard()
+RETURNS trigger AS 'MODULE_PATHNAME', 'credits_member_usage_guard'
+LANGUAGE C;
+CREATE TRIGGER members_usage_guard BEFORE UPDATE ON credits.members
+	FOR EACH ROW EXECUTE FUNCTION credits._member_usage_guard();
+
+CREATE TABLE credits.holds (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	hold_id bigint NOT NULL,
+	member text NOT NULL,
+	feature text,
+	amount bigint NOT NULL CHECK (amount >= 0),
+	captured bigint NOT NULL DEFAULT 0 CHECK (captured >= 0 AND captured <= amount),
+	status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'captured', 'released', 'lapsed')),
+	idempotency_key text,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	expires_at timestamptz NOT NULL,
+	settled_at timestamptz,
+	metadata jsonb,
+	PRIMARY KEY (pool_id, hold_id)
+);
+CREATE UNIQUE INDEX holds_hold_id_idx ON credits.holds (hold_id);
+CREATE UNIQUE INDEX holds_idempotency_idx ON credits.holds (pool_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+CREATE INDEX holds_pending_idx ON credits.holds (pool_id, expires_at) WHERE status = 'pending';
+
+-- What a pending hold still holds of each grant, in allocation order.
+CREATE TABLE credits.hold_parts (
+	pool_id bigint NOT NULL,
+	hold_id bigint NOT NULL,
+	part integer NOT NULL,
+	grant_id bigint NOT NULL,
+	held bigint NOT NULL CHECK (held >= 0),
+	PRIMARY KEY (pool_id, hold_id, part),
+	FOREIGN KEY (pool_id, hold_id) REFERENCES credits.holds
+);
+
+-- The global rate card, with its history.
+CREATE TABLE credits.rates (
+	feature text NOT NULL,
+	effective_from timestamptz NOT NULL,
+	credits_per_unit numeric NOT NULL CHECK (credits_per_unit >= 0),
+	unit text NOT NULL,
+	set_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (feature, effective_from)
+);
+
+CREATE TABLE credits.frequency_caps (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	feature text NOT NULL,
+	max_calls integer NOT NULL CHECK (max_calls >= 0),
+	per interval NOT NULL CHECK (per > interval '0' AND per <= interval '100 years'),
+	PRIMARY KEY (pool_id, feature)
+);
+
+CREATE TABLE credits.subscriptions (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	subscription_id bigint GENERATED ALWAYS AS IDENTITY,
+	plan text NOT NULL,
+	credits_per_period bigint NOT NULL CHECK (credits_per_period > 0),
+	period interval NOT NULL CHECK (period > interval '0'),
+	rollover_periods integer NOT NULL CHECK (rollover_periods >= 0),
+	kind text NOT NULL CHECK (kind IN ('free', 'promo', 'plan', 'purchased')),
+	anchor timestamptz NOT NULL,
+	-- the last period whose grant was issued (or skipped as already expired)
+	issued_through integer NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	cancelled_at timestamptz,
+	PRIMARY KEY (pool_id, subscription_id)
+);
+CREATE UNIQUE INDEX subscriptions_id_idx ON credits.subscriptions (subscription_id);
+CREATE UNIQUE INDEX subscriptions_active_idx ON credits.subscriptions (pool_id, plan) WHERE cancelled_at IS NULL;
+
+CREATE TABLE credits.alert_rules (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	metric text NOT NULL CHECK (metric IN ('pool_balance_below', 'member_usage_percent')),
+	threshold numeric NOT NULL CHECK (threshold >= 0),
+	PRIMARY KEY (pool_id, metric)
+);
+
+-- Which crossings have fired: an alert fires once per crossing and re-arms
+-- when the value recovers. member is '' for pool-wide metrics.
+CREATE TABLE credits.alert_state (
+	pool_id bigint NOT NULL,
+	metric text NOT NULL,
+	member text NOT NULL,
+	fired boolean NOT NULL,
+	-- member_usage_percent: the member's period when last checked; a new
+	-- period re-arms (usage starts again from 0)
+	period_start timestamptz,
+	PRIMARY KEY (pool_id, metric, member)
+);
+
+CREATE TABLE credits.alerts (
+	id bigint GENERATED ALWAYS AS IDENTITY,
+	pool_id bigint NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	pool text NOT NULL,
+	member text,
+	metric text NOT NULL,
+	threshold numeric NOT NULL,
+	value numeric NOT NULL,
+	PRIMARY KEY (pool_id, id)
+);
+
+-- pg_dump keeps the rows of extension tables marked as configuration (and
+-- the sequences' positions, so no restored id is handed out again).
+SELECT pg_catalog.pg_extension_config_dump('credits.pools', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.pools_pool_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.members', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.grants', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.grant_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.ledger_entry_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.holds', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.hold_parts', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.rates', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.frequency_caps', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.subscriptions', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.subscriptions_subscription_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.alert_state', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.alerts_id_seq', '');
+
+-- What charge(), try_charge(), charge_usage() and capture() return.
+CREATE TYPE credits.charge_result AS (
+	charge_id bigint,
+	status text,
+	charged numeric,
+	balance numeric,
+	member_used numeric,
+	replayed boolean
+);

@@ -1,0 +1,122 @@
+-- The reading side: plain views over the tables, amounts in credits.
+
+CREATE VIEW credits.grant_balances AS
+SELECT g.grant_id,
+       p.pool,
+       g.member,
+       g.kind,
+       credits._to_credits(g.amount) AS amount,
+       credits._to_credits(g.remaining) AS remaining,
+       credits._to_credits(g.held) AS held,
+       g.effective_at,
+       g.expires_at,
+       CASE
+           WHEN g.voided_at IS NOT NULL THEN 'voided'
+           WHEN g.expired_at IS NOT NULL OR g.expires_at <= now() THEN 'expired'
+           WHEN g.effective_at > now() THEN 'scheduled'
+           WHEN g.remaining = 0 AND g.held = 0 THEN 'exhausted'
+           ELSE 'active'
+       END AS status,
+       coalesce(g.priority, g.rank) AS priority,
+       g.external_ref,
+       g.metadata,
+       g.created_at
+  FROM credits.grants g
+  JOIN credits.pools p USING (pool_id);
+
+CREATE VIEW credits.pool_balances AS
+SELECT p.pool,
+       p.name,
+       credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.live), 0)) AS available,
+       credits._to_credits(coalesce(sum(g.held), 0)) AS held,
+       credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.live AND g.kind = 'free'), 0)) AS free_remaining,
+       credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.live AND g.kind = 'promo'), 0)) AS promo_remaining,
+       credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.live AND g.kind = 'plan'), 0)) AS plan_remaining,
+       credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.live AND g.kind = 'purchased'), 0)) AS purchased_remaining,
+       credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.live AND g.expires_at <= now() + interval '30 days'), 0)) AS expiring_30d,
+       min(g.expires_at) FILTER (WHERE g.live AND g.remaining > 0) AS next_expiry_at,
+       credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.scheduled), 0)) AS scheduled
+  FROM credits.pools p
+  LEFT JOIN LATERAL (
+      SELECT gr.remaining, gr.held, gr.kind, gr.expires_at,
+             (gr.voided_at IS NULL AND gr.expired_at IS NULL AND gr.effective_at <= now()
+              AND (gr.expires_at IS NULL OR gr.expires_at > now())) AS live,
+             (gr.voided_at IS NULL AND gr.expired_at IS NULL AND gr.effective_at > now()) AS scheduled
+        FROM credits.grants gr
+       WHERE gr.pool_id = p.pool_id AND (gr.remaining > 0 OR gr.held > 0)
+  ) g ON true
+ GROUP BY p.pool_id, p.pool, p.name;
+
+CREATE VIEW credits.member_usage AS
+SELECT p.pool,
+       m.member,
+       credits._to_credits(CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END) AS used,
+       credits._to_credits(m.held) AS held,
+       credits._to_credits(m.credit_limit) AS credit_limit,
+       CASE
+           WHEN m.credit_limit IS NULL THEN NULL
+           WHEN m.credit_limit = 0 THEN CASE WHEN u.used + m.held > 0 THEN 100.00 ELSE 0.00 END
+           ELSE round((u.used + m.held)::numeric * 100 / m.credit_limit, 2)
+       END AS percent_used,
+       credits._to_credits(CASE WHEN m.credit_limit IS NULL THEN NULL
+                               ELSE greatest(m.credit_limit - u.used - m.held, 0) END) AS remaining_limit,
+       m.period,
+       CASE WHEN m.revoked THEN 'revoked' ELSE 'active' END AS access
+  FROM credits.members m
+  JOIN credits.pools p USING (pool_id)
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END AS used
+  ) u;
+
+CREATE VIEW credits.transaction_log AS
+SELECT h.at,
+       p.pool,
+       h.member,
+       h.feature,
+       credits._to_credits(h.requested) AS credits,
+       -- in deduction order: a charge writes its parts in the order it takes them
+       ARRAY(SELECT g.kind
+               FROM credits.ledger x
+               JOIN credits.grants g ON g.pool_id = x.pool_id AND g.grant_id = x.grant_id
+              WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
+                AND x.entry_type = h.entry_type AND x.grant_id IS NOT NULL
+              GROUP BY g.kind
+              ORDER BY min(x.entry_id)) AS credit_kinds,
+       h.status,
+       h.reason,
+       h.entry_id AS charge_id,
+       h.idempotency_key,
+       h.metadata,
+       h.entry_type AS operation,
+       h.actor
+  FROM credits.ledger h
+  JOIN credits.pools p USING (pool_id)
+ WHERE h.status IS NOT NULL;
+
+-- The ledger as readers see it: pool keys and amounts in credits.
+CREATE VIEW credits.ledger_entries AS
+SELECT l.entry_id,
+       l.at,
+       l.actor,
+       l.entry_type,
+       p.pool,
+       l.member,
+       l.grant_id,
+       credits._to_credits(l.amount) AS amount,
+       credits._to_credits(l.held) AS held,
+       l.charge_id,
+       l.hold_id,
+       l.status,
+       l.reason,
+       l.feature,
+       l.idempotency_key,
+       l.metadata
+  FROM credits.ledger l
+  JOIN credits.pools p USING (pool_id);
+
+-- What \df+ and \dv+ show.
+COMMENT ON VIEW credits.grant_balances IS 'One row per grant: amount, remaining, held and status.';
+COMMENT ON VIEW credits.pool_balances IS 'One row per pool: available, held, remaining by kind, and what expires soon.';
+COMMENT ON VIEW credits.member_usage IS 'One row per member: usage this period, held credits, limit and access.';
+COMMENT ON VIEW credits.transaction_log IS 'One row per charge attempt or capture, succeeded or refused.';
+COMMENT ON VIEW credits.ledger_entries IS 'The append-only ledger, with pool keys and amounts in credits.';
