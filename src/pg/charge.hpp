@@ -2,6 +2,7 @@
 #pragma once
 #include "core/amount.hpp"
 #include "core/usage.hpp"
+#include "pg/pool_state.hpp"
 #include "pg/postgres.hpp"
 
 #include <optional>
@@ -9,20 +10,11 @@
 
 namespace credits::pg {
 
-struct ChargeRequest {
-	std::string pool;
-	std::string member;
-	Micros amount = 0;
-	std::optional<std::string> feature;
-	std::optional<std::string> idempotency_key;
-	Datum metadata = 0; // jsonb, 0 when NULL
+struct ChargeRequest : SpendRequest {
 	// charge_usage: the quantity priced (numeric datum and its text); an
 	// idempotent replay must name the same quantity.
 	Datum quantity = 0;
 	std::optional<std::string> quantity_text;
-	// reserve: a hold until hold_expires_at instead of a charge
-	bool hold = false;
-	Timestamp hold_expires_at = 0;
 };
 
 struct ChargeOutcome {
@@ -40,5 +32,9 @@ enum class ChargeMode { kRaise, kReport };
 
 ChargeOutcome RunCharge(const ChargeRequest &request, ChargeMode mode);
 Datum ChargeResultDatum(FunctionCallInfo fcinfo, const ChargeOutcome &outcome);
+
+// A quantity as text without trailing fractional zeros: 10, 10.0 and 10.000
+// are one quantity to an idempotent replay.
+std::string QuantityText(Datum numeric);
 
 } // namespace credits::pg

@@ -75,11 +75,12 @@ Timestamp AddInterval(Timestamp at, Datum interval, const char *what) {
 	return result;
 }
 
+// value / 10^6 as a numeric, trailing fractional zeros trimmed (12.5, not
+// 12.500000), built from the int64 directly.
 Datum MicrosToNumeric(Micros value) {
-	std::string text = FormatAmount(value);
-	const char *c = text.c_str();
 	return Guard([&] {
-		return DirectFunctionCall3(numeric_in, CStringGetDatum(c), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		Datum exact = NumericGetDatum(int64_div_fast_to_numeric(value, 6));
+		return DirectFunctionCall1(numeric_trim_scale, exact);
 	});
 }
 

@@ -1,4 +1,5 @@
 // Library entry: the magic block and module initialisation.
+#include "pg/pool_state.hpp"
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -11,5 +12,6 @@ PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) {
 	MarkGUCPrefixReserved("credits");
+	credits::pg::InitSchemaCache();
 }
 }

@@ -1,0 +1,70 @@
+// credits.balance: what a pool, or one member of it, can spend now. Read
+// without a lock, from the same live lots a charge would take; the held
+// credits of holds past their TTL count as available at once, before any
+// write lapses them.
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/datum.hpp"
+#include "pg/pool_state.hpp"
+#include "pg/spi.hpp"
+
+namespace credits::pg {
+
+namespace {
+
+// Held parts of pending holds past their TTL: available again at once.
+Statement overdue_held{"SELECT hp.held, h.member,"
+                       "       (g.member IS NULL OR g.member = $3),"
+                       "       (g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $2"
+                       "        AND (g.expires_at IS NULL OR g.expires_at > $2))"
+                       "  FROM credits.holds h"
+                       "  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id"
+                       "  JOIN credits.grants g ON g.pool_id = hp.pool_id AND g.grant_id = hp.grant_id"
+                       " WHERE h.pool_id = $1 AND h.status = 'pending' AND h.expires_at <= $2 AND hp.held > 0",
+                       {INT8OID, TIMESTAMPTZOID, TEXTOID}};
+enum OverdueColumn { kOverdueHeld = 1, kOverdueMember, kOverdueUsable, kOverdueLive };
+
+Micros Balance(const std::string &pool, const std::optional<std::string> &member) {
+	const Timestamp now = GetCurrentTransactionStartTimestamp();
+	SpiSession spi(true);
+	const PoolRow row = FindPool(spi, pool);
+	const std::string member_key = member.value_or(std::string());
+	std::vector<Lot> lots = LoadLots(spi, row.pool_id, member_key, now);
+	Micros pool_total = TotalRemaining(lots, false);
+	Micros usable_total = TotalRemaining(lots, true);
+	Micros member_overdue = 0;
+	if (row.next_hold_expiry && *row.next_hold_expiry <= now) {
+		Datum args[] = {Int64GetDatum(row.pool_id), TimestampTzGetDatum(now), StringToText(member_key)};
+		uint64_t n = spi.Run(overdue_held, args, nullptr);
+		for (uint64_t i = 0; i < n; ++i) {
+			const Micros held = spi.Int64(i, kOverdueHeld);
+			if (member && spi.Text(i, kOverdueMember) == *member)
+				member_overdue += held;
+			if (!spi.Bool(i, kOverdueLive))
+				continue; // the grant died meanwhile: this part expires
+			pool_total += held;
+			if (spi.Bool(i, kOverdueUsable))
+				usable_total += held;
+		}
+	}
+	Micros result = pool_total;
+	if (member) {
+		Member m = LoadMember(spi, row.pool_id, *member, now, false);
+		m.usage.held -= member_overdue;
+		result = m.usage.revoked ? 0 : usable_total;
+		if (auto left = RemainingLimit(m.usage); left && *left < result)
+			result = *left;
+	}
+	spi.Finish();
+	return result;
+}
+
+} // namespace
+
+CREDITS_FUNCTION(credits_balance) {
+	RequireArg(fcinfo, 0, "pool");
+	Micros balance = Balance(TextArg(fcinfo, 0), OptionalKeyArg(fcinfo, 1, "member"));
+	return MicrosToNumeric(balance);
+}
+
+} // namespace credits::pg
