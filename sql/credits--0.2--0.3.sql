@@ -3,14 +3,59 @@
 -- (test/stress/dump_upgrade.sh compares the two catalogs).
 \echo Use "ALTER EXTENSION credits UPDATE TO '0.3'" to load this file. \quit
 
--- 0.2 left PUBLIC's default EXECUTE on some internal functions and the
--- default (NULL) ACL on two sequences; 0.3 revokes everything from PUBLIC.
-REVOKE ALL ON ALL TABLES IN SCHEMA credits FROM PUBLIC;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA credits FROM PUBLIC;
-REVOKE ALL ON ALL ROUTINES IN SCHEMA credits FROM PUBLIC;
 
--- pool_balances named its grants' columns with gr.*, which a view fixes at
--- creation: an updated database's view lacked the columns added since.
+-- Issue 18: five places where 0.2 departed from the contract.
+-- A hold past its TTL is lapsed everywhere at once: one definition of its
+-- parts, shared by balance() and the views.
+DROP FUNCTION credits._overdue_held(bigint, timestamptz);
+-- The held parts of pending holds past their TTL. Such a hold has lapsed,
+-- whether or not a write or expire_holds has recorded it yet: balance() and
+-- the views (grant_balances, pool_balances, member_usage) count these parts
+-- as not held, and as available again where their grant is still live.
+CREATE VIEW credits._lapsed_hold_parts AS
+SELECT h.pool_id, h.hold_id, h.member, hp.grant_id, hp.held
+  FROM credits.holds h
+  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
+ WHERE h.status = 'pending' AND h.expires_at <= now() AND hp.held > 0;
+
+-- Each grant as it stands now. remaining and held count the parts of lapsed
+-- holds (credits._lapsed_hold_parts) as given back already, as balance()
+-- does: remaining where the grant is still live (a dead grant's part
+-- expires with it), never as held.
+CREATE OR REPLACE VIEW credits.grant_balances AS
+SELECT g.grant_id,
+       p.pool,
+       g.member,
+       g.kind,
+       credits._to_credits(g.amount) AS amount,
+       credits._to_credits(g.remaining) AS remaining,
+       credits._to_credits(g.held) AS held,
+       g.effective_at,
+       g.expires_at,
+       CASE
+           WHEN g.voided_at IS NOT NULL THEN 'voided'
+           WHEN g.expired_at IS NOT NULL OR g.expires_at <= now() THEN 'expired'
+           WHEN g.effective_at > now() THEN 'scheduled'
+           WHEN g.remaining = 0 AND g.held = 0 THEN 'exhausted'
+           ELSE 'active'
+       END AS status,
+       coalesce(g.priority, g.rank) AS priority,
+       g.external_ref,
+       g.metadata,
+       g.created_at
+  FROM (SELECT gr.grant_id, gr.pool_id, gr.member, gr.kind, gr.amount, gr.effective_at, gr.expires_at,
+               gr.voided_at, gr.expired_at, gr.priority, gr.rank, gr.external_ref, gr.metadata, gr.created_at,
+               gr.remaining + CASE WHEN gr.voided_at IS NULL AND gr.expired_at IS NULL
+                                        AND (gr.expires_at IS NULL OR gr.expires_at > now())
+                                   THEN coalesce(l.held, 0) ELSE 0 END AS remaining,
+               gr.held - coalesce(l.held, 0) AS held
+          FROM credits.grants gr
+          LEFT JOIN (SELECT lp.pool_id, lp.grant_id, sum(lp.held) AS held
+                       FROM credits._lapsed_hold_parts lp GROUP BY lp.pool_id, lp.grant_id) l
+                 ON l.pool_id = gr.pool_id AND l.grant_id = gr.grant_id) g
+  JOIN credits.pools p USING (pool_id);
+
+-- One row per pool; available is what balance(pool) returns.
 CREATE OR REPLACE VIEW credits.pool_balances AS
 SELECT p.pool,
        p.name,
@@ -25,14 +70,162 @@ SELECT p.pool,
        credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.scheduled), 0)) AS scheduled
   FROM credits.pools p
   LEFT JOIN LATERAL (
-      SELECT gr.remaining, gr.held, gr.kind, gr.expires_at,
-             (gr.voided_at IS NULL AND gr.expired_at IS NULL AND gr.effective_at <= now()
-              AND (gr.expires_at IS NULL OR gr.expires_at > now())) AS live,
-             (gr.voided_at IS NULL AND gr.expired_at IS NULL AND gr.effective_at > now()) AS scheduled
-        FROM credits.grants gr
-       WHERE gr.pool_id = p.pool_id AND (gr.remaining > 0 OR gr.held > 0)
+      SELECT gr.remaining + CASE WHEN gr.live THEN coalesce(l.held, 0) ELSE 0 END AS remaining,
+             gr.held - coalesce(l.held, 0) AS held,
+             gr.kind, gr.expires_at, gr.live, gr.scheduled
+        FROM (SELECT x.grant_id, x.remaining, x.held, x.kind, x.expires_at,
+                     (x.voided_at IS NULL AND x.expired_at IS NULL AND x.effective_at <= now()
+                      AND (x.expires_at IS NULL OR x.expires_at > now())) AS live,
+                     (x.voided_at IS NULL AND x.expired_at IS NULL AND x.effective_at > now()) AS scheduled
+                FROM credits.grants x
+               WHERE x.pool_id = p.pool_id AND (x.remaining > 0 OR x.held > 0)) gr
+        LEFT JOIN (SELECT lp.grant_id, sum(lp.held) AS held
+                     FROM credits._lapsed_hold_parts lp WHERE lp.pool_id = p.pool_id GROUP BY lp.grant_id) l
+               ON l.grant_id = gr.grant_id
   ) g ON true
  GROUP BY p.pool_id, p.pool, p.name;
+
+-- One row per member. percent_used is 100 * used / credit_limit (held
+-- credits are not usage; remaining_limit accounts for them); the
+-- member_usage_percent alert uses the same figure.
+CREATE OR REPLACE VIEW credits.member_usage AS
+SELECT p.pool,
+       m.member,
+       credits._to_credits(u.used) AS used,
+       credits._to_credits(u.held) AS held,
+       credits._to_credits(m.credit_limit) AS credit_limit,
+       CASE
+           WHEN m.credit_limit IS NULL THEN NULL
+           WHEN m.credit_limit = 0 THEN CASE WHEN u.used > 0 THEN 100.00 ELSE 0.00 END
+           ELSE round(u.used::numeric * 100 / m.credit_limit, 2)
+       END AS percent_used,
+       credits._to_credits(CASE WHEN m.credit_limit IS NULL THEN NULL
+                               ELSE greatest(m.credit_limit - u.used - u.held, 0) END) AS remaining_limit,
+       m.period,
+       CASE WHEN m.revoked THEN 'revoked' ELSE 'active' END AS access
+  FROM credits.members m
+  JOIN credits.pools p USING (pool_id)
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END AS used,
+             m.held - coalesce((SELECT sum(lp.held) FROM credits._lapsed_hold_parts lp
+                                 WHERE lp.pool_id = m.pool_id AND lp.member = m.member), 0) AS held
+  ) u;
+
+-- One row per charge attempt (succeeded or refused) and per capture.
+CREATE OR REPLACE VIEW credits.transaction_log AS
+SELECT h.at,
+       p.pool,
+       h.member,
+       h.feature,
+       credits._to_credits(h.requested) AS credits,
+       -- in deduction order: a charge writes its parts in the order it takes them
+       ARRAY(SELECT g.kind
+               FROM credits.ledger x
+               JOIN credits.grants g ON g.pool_id = x.pool_id AND g.grant_id = x.grant_id
+              WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
+                AND x.entry_type = h.entry_type AND x.grant_id IS NOT NULL
+              GROUP BY g.kind
+              ORDER BY min(x.entry_id)) AS credit_kinds,
+       h.status,
+       h.reason,
+       h.entry_id AS charge_id,
+       h.idempotency_key,
+       h.metadata,
+       h.entry_type AS operation,
+       h.actor
+  FROM credits.ledger h
+  JOIN credits.pools p USING (pool_id)
+ WHERE h.status IS NOT NULL
+   -- a hold is not a charge: its capture is
+   AND h.entry_type <> 'hold';
+
+-- set_member_limits keeps each member's period.
+-- period NULL (the default): each member keeps its period (a new member's
+-- is month); a period given sets it for all of them.
+CREATE OR REPLACE FUNCTION credits.set_member_limits(pool text, members text[], amount numeric, mode text DEFAULT 'each',
+                                          period text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_members text[];
+	v_each numeric;
+	v_member text;
+	v_period text;
+BEGIN
+	PERFORM credits._require('pool', pool, 'members', members, 'amount', amount, 'mode', mode);
+	IF array_position(members, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'members must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF mode NOT IN ('each', 'split') THEN
+		RAISE EXCEPTION 'unknown mode "%"', mode
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Modes: each, split.';
+	END IF;
+	PERFORM credits._amount(amount, 'amount');
+	SELECT array_agg(DISTINCT m ORDER BY m) INTO v_members FROM unnest(members) AS m;
+	IF v_members IS NULL THEN
+		RAISE EXCEPTION 'members must name at least one member' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF mode = 'each' THEN
+		v_each := amount;
+	ELSE
+		v_each := trunc(amount / cardinality(v_members), 6);
+	END IF;
+	FOREACH v_member IN ARRAY v_members LOOP
+		v_period := period;
+		IF v_period IS NULL THEN
+			SELECT m.period INTO v_period
+			  FROM credits.members m JOIN credits.pools p USING (pool_id)
+			 WHERE p.pool = set_member_limits.pool AND m.member = v_member;
+		END IF;
+		PERFORM credits.set_member_limit(pool, v_member, v_each, coalesce(v_period, 'month'));
+	END LOOP;
+END
+$$;
+
+-- The member_usage_percent alert: used of the limit, as member_usage says.
+CREATE OR REPLACE FUNCTION credits._member_alerts()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_threshold numeric;
+	v_used bigint;
+	v_percent numeric;
+	v_period timestamptz;
+BEGIN
+	SELECT threshold INTO v_threshold FROM credits.alert_rules
+	 WHERE pool_id = NEW.pool_id AND metric = 'member_usage_percent';
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	-- the row as committed by this transaction, not as the event saw it
+	-- member_usage.percent_used: used of the limit (held credits are not usage)
+	SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END,
+	       m.credit_limit, credits._period_start(m.period, now())
+	  INTO v_used, NEW.credit_limit, v_period
+	  FROM credits.members m WHERE m.pool_id = NEW.pool_id AND m.member = NEW.member;
+	IF NEW.credit_limit IS NULL THEN
+		RETURN NULL;
+	END IF;
+	v_percent := CASE WHEN NEW.credit_limit = 0 THEN CASE WHEN v_used > 0 THEN 100 ELSE 0 END
+	                  ELSE round(v_used * 100.0 / NEW.credit_limit, 2) END;
+	-- an alert that fired in an earlier period is armed again: the first
+	-- charge of a new period can cross the threshold on its own
+	UPDATE credits.alert_state s SET fired = false
+	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
+	   AND s.fired AND s.period_start IS DISTINCT FROM v_period;
+	PERFORM credits._alert_check(NEW.pool_id, 'member_usage_percent', NEW.member, v_percent, v_percent >= v_threshold);
+	UPDATE credits.alert_state s SET period_start = v_period
+	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
+	   AND s.period_start IS DISTINCT FROM v_period;
+	RETURN NULL;
+END
+$$;
+
+GRANT SELECT ON credits._lapsed_hold_parts TO credits_reader;
 
 -- One line on every public function, procedure and view (\df+, \dv+).
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
@@ -74,3 +267,9 @@ COMMENT ON VIEW credits.monthly_summary IS 'Per pool and month: allocated, consu
 COMMENT ON VIEW credits.usage_by_feature IS 'Per pool, month, member and feature: calls and credits charged.';
 COMMENT ON FUNCTION credits.statement(text, timestamptz, timestamptz, text) IS 'A pool''s flows of credits for any range, by day or month.';
 COMMENT ON FUNCTION credits.verify() IS 'Every broken invariant of the credits data; empty when balances equal the ledger.';
+
+-- 0.2 left PUBLIC's default EXECUTE on some internal functions and the
+-- default (NULL) ACL on two sequences; 0.3 revokes everything from PUBLIC.
+REVOKE ALL ON ALL TABLES IN SCHEMA credits FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA credits FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA credits FROM PUBLIC;

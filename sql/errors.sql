@@ -69,7 +69,6 @@ SELECT t.statement, e.code, e.message
 	(8, $$SELECT credits.set_member_limits('errors_acme', ARRAY['alice', NULL], 10)$$),
 	(9, $$SELECT credits.set_member_limits('errors_acme', ARRAY['alice'], NULL)$$),
 	(10, $$SELECT credits.set_member_limits('errors_acme', ARRAY['alice'], 10, NULL)$$),
-	(11, $$SELECT credits.set_member_limits('errors_acme', ARRAY['alice'], 10, 'each', NULL)$$),
 	(12, $$SELECT credits.remove_member_limit(NULL, 'alice')$$),
 	(13, $$SELECT credits.remove_member_limit('errors_acme', NULL)$$),
 	(14, $$SELECT credits.revoke_access(NULL, 'alice')$$),

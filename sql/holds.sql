@@ -188,7 +188,8 @@ SELECT credits.grant('holds_fifo', 10, 'free', member => 'frank') > 0 AS granted
 SELECT credits.reserve('holds_fifo', 'erin', 45) AS fifo_id \gset
 SELECT kind, member, expires_at IS NOT NULL AS expires, remaining, held
   FROM credits.grant_balances WHERE pool = 'holds_fifo' ORDER BY grant_id;
-SELECT credit_kinds FROM credits.transaction_log WHERE charge_id = :fifo_id;
+-- the kinds it holds, in deduction order (a hold has no transaction_log row)
+SELECT kind, held FROM pg_temp.hold_entries(:fifo_id) WHERE entry_type = 'hold' AND kind IS NOT NULL;
 -- a charge of the same member goes on where the hold stopped
 SELECT status, charged FROM credits.charge('holds_fifo', 'erin', 10);
 SELECT kind, member, remaining, held FROM credits.grant_balances WHERE pool = 'holds_fifo' ORDER BY grant_id;

@@ -207,8 +207,6 @@ SELECT credits.set_member_limits('pools_team', NULL, 5);
 \echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limits('pools_team', ARRAY['ann'], 5, NULL);
 \echo :LAST_ERROR_SQLSTATE
-SELECT credits.set_member_limits('pools_team', ARRAY['ann'], 5, 'each', NULL);
-\echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limits(NULL, ARRAY['ann'], 5);
 \echo :LAST_ERROR_SQLSTATE
 SELECT credits.set_member_limits('pools_nowhere', ARRAY['ann'], 5);

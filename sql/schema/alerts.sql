@@ -124,7 +124,8 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	-- the row as committed by this transaction, not as the event saw it
-	SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END + m.held,
+	-- member_usage.percent_used: used of the limit (held credits are not usage)
+	SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END,
 	       m.credit_limit, credits._period_start(m.period, now())
 	  INTO v_used, NEW.credit_limit, v_period
 	  FROM credits.members m WHERE m.pool_id = NEW.pool_id AND m.member = NEW.member;

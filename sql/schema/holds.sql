@@ -92,18 +92,15 @@ BEGIN
 END
 $$;
 
--- available at once, before anything lapses them.
-CREATE FUNCTION credits._overdue_held(p_pool_id bigint, p_at timestamptz)
-RETURNS TABLE (grant_id bigint, member text, held bigint)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	SELECT hp.grant_id, h.member, sum(hp.held)::bigint
-	  FROM credits.holds h
-	  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
-	 WHERE h.pool_id = p_pool_id AND h.status = 'pending' AND h.expires_at <= p_at AND hp.held > 0
-	 GROUP BY hp.grant_id, h.member;
-END;
+-- The held parts of pending holds past their TTL. Such a hold has lapsed,
+-- whether or not a write or expire_holds has recorded it yet: balance() and
+-- the views (grant_balances, pool_balances, member_usage) count these parts
+-- as not held, and as available again where their grant is still live.
+CREATE VIEW credits._lapsed_hold_parts AS
+SELECT h.pool_id, h.hold_id, h.member, hp.grant_id, hp.held
+  FROM credits.holds h
+  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
+ WHERE h.status = 'pending' AND h.expires_at <= now() AND hp.held > 0;
 
 -- The pending hold `hold_id`, its pool locked; CR010 when unknown, CR006
 -- when no longer pending.

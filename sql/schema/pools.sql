@@ -169,8 +169,10 @@ BEGIN
 END
 $$;
 
+-- period NULL (the default): each member keeps its period (a new member's
+-- is month); a period given sets it for all of them.
 CREATE FUNCTION credits.set_member_limits(pool text, members text[], amount numeric, mode text DEFAULT 'each',
-                                          period text DEFAULT 'month')
+                                          period text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -179,8 +181,9 @@ DECLARE
 	v_members text[];
 	v_each numeric;
 	v_member text;
+	v_period text;
 BEGIN
-	PERFORM credits._require('pool', pool, 'members', members, 'amount', amount, 'mode', mode, 'period', period);
+	PERFORM credits._require('pool', pool, 'members', members, 'amount', amount, 'mode', mode);
 	IF array_position(members, NULL) IS NOT NULL THEN
 		RAISE EXCEPTION 'members must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -199,7 +202,13 @@ BEGIN
 		v_each := trunc(amount / cardinality(v_members), 6);
 	END IF;
 	FOREACH v_member IN ARRAY v_members LOOP
-		PERFORM credits.set_member_limit(pool, v_member, v_each, period);
+		v_period := period;
+		IF v_period IS NULL THEN
+			SELECT m.period INTO v_period
+			  FROM credits.members m JOIN credits.pools p USING (pool_id)
+			 WHERE p.pool = set_member_limits.pool AND m.member = v_member;
+		END IF;
+		PERFORM credits.set_member_limit(pool, v_member, v_each, coalesce(v_period, 'month'));
 	END LOOP;
 END
 $$;

@@ -57,6 +57,7 @@ GRANT EXECUTE ON PROCEDURE credits.expire_holds(timestamptz), credits._run_maint
 	TO credits_owner;
 
 GRANT SELECT ON credits.rate_card TO credits_reader;
+GRANT SELECT ON credits._lapsed_hold_parts TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION
 	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz),

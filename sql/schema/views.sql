@@ -1,5 +1,9 @@
 -- The reading side: plain views over the tables, amounts in credits.
 
+-- Each grant as it stands now. remaining and held count the parts of lapsed
+-- holds (credits._lapsed_hold_parts) as given back already, as balance()
+-- does: remaining where the grant is still live (a dead grant's part
+-- expires with it), never as held.
 CREATE VIEW credits.grant_balances AS
 SELECT g.grant_id,
        p.pool,
@@ -21,9 +25,19 @@ SELECT g.grant_id,
        g.external_ref,
        g.metadata,
        g.created_at
-  FROM credits.grants g
+  FROM (SELECT gr.grant_id, gr.pool_id, gr.member, gr.kind, gr.amount, gr.effective_at, gr.expires_at,
+               gr.voided_at, gr.expired_at, gr.priority, gr.rank, gr.external_ref, gr.metadata, gr.created_at,
+               gr.remaining + CASE WHEN gr.voided_at IS NULL AND gr.expired_at IS NULL
+                                        AND (gr.expires_at IS NULL OR gr.expires_at > now())
+                                   THEN coalesce(l.held, 0) ELSE 0 END AS remaining,
+               gr.held - coalesce(l.held, 0) AS held
+          FROM credits.grants gr
+          LEFT JOIN (SELECT lp.pool_id, lp.grant_id, sum(lp.held) AS held
+                       FROM credits._lapsed_hold_parts lp GROUP BY lp.pool_id, lp.grant_id) l
+                 ON l.pool_id = gr.pool_id AND l.grant_id = gr.grant_id) g
   JOIN credits.pools p USING (pool_id);
 
+-- One row per pool; available is what balance(pool) returns.
 CREATE VIEW credits.pool_balances AS
 SELECT p.pool,
        p.name,
@@ -38,36 +52,48 @@ SELECT p.pool,
        credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.scheduled), 0)) AS scheduled
   FROM credits.pools p
   LEFT JOIN LATERAL (
-      SELECT gr.remaining, gr.held, gr.kind, gr.expires_at,
-             (gr.voided_at IS NULL AND gr.expired_at IS NULL AND gr.effective_at <= now()
-              AND (gr.expires_at IS NULL OR gr.expires_at > now())) AS live,
-             (gr.voided_at IS NULL AND gr.expired_at IS NULL AND gr.effective_at > now()) AS scheduled
-        FROM credits.grants gr
-       WHERE gr.pool_id = p.pool_id AND (gr.remaining > 0 OR gr.held > 0)
+      SELECT gr.remaining + CASE WHEN gr.live THEN coalesce(l.held, 0) ELSE 0 END AS remaining,
+             gr.held - coalesce(l.held, 0) AS held,
+             gr.kind, gr.expires_at, gr.live, gr.scheduled
+        FROM (SELECT x.grant_id, x.remaining, x.held, x.kind, x.expires_at,
+                     (x.voided_at IS NULL AND x.expired_at IS NULL AND x.effective_at <= now()
+                      AND (x.expires_at IS NULL OR x.expires_at > now())) AS live,
+                     (x.voided_at IS NULL AND x.expired_at IS NULL AND x.effective_at > now()) AS scheduled
+                FROM credits.grants x
+               WHERE x.pool_id = p.pool_id AND (x.remaining > 0 OR x.held > 0)) gr
+        LEFT JOIN (SELECT lp.grant_id, sum(lp.held) AS held
+                     FROM credits._lapsed_hold_parts lp WHERE lp.pool_id = p.pool_id GROUP BY lp.grant_id) l
+               ON l.grant_id = gr.grant_id
   ) g ON true
  GROUP BY p.pool_id, p.pool, p.name;
 
+-- One row per member. percent_used is 100 * used / credit_limit (held
+-- credits are not usage; remaining_limit accounts for them); the
+-- member_usage_percent alert uses the same figure.
 CREATE VIEW credits.member_usage AS
 SELECT p.pool,
        m.member,
-       credits._to_credits(CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END) AS used,
-       credits._to_credits(m.held) AS held,
+       credits._to_credits(u.used) AS used,
+       credits._to_credits(u.held) AS held,
        credits._to_credits(m.credit_limit) AS credit_limit,
        CASE
            WHEN m.credit_limit IS NULL THEN NULL
-           WHEN m.credit_limit = 0 THEN CASE WHEN u.used + m.held > 0 THEN 100.00 ELSE 0.00 END
-           ELSE round((u.used + m.held)::numeric * 100 / m.credit_limit, 2)
+           WHEN m.credit_limit = 0 THEN CASE WHEN u.used > 0 THEN 100.00 ELSE 0.00 END
+           ELSE round(u.used::numeric * 100 / m.credit_limit, 2)
        END AS percent_used,
        credits._to_credits(CASE WHEN m.credit_limit IS NULL THEN NULL
-                               ELSE greatest(m.credit_limit - u.used - m.held, 0) END) AS remaining_limit,
+                               ELSE greatest(m.credit_limit - u.used - u.held, 0) END) AS remaining_limit,
        m.period,
        CASE WHEN m.revoked THEN 'revoked' ELSE 'active' END AS access
   FROM credits.members m
   JOIN credits.pools p USING (pool_id)
   CROSS JOIN LATERAL (
-      SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END AS used
+      SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END AS used,
+             m.held - coalesce((SELECT sum(lp.held) FROM credits._lapsed_hold_parts lp
+                                 WHERE lp.pool_id = m.pool_id AND lp.member = m.member), 0) AS held
   ) u;
 
+-- One row per charge attempt (succeeded or refused) and per capture.
 CREATE VIEW credits.transaction_log AS
 SELECT h.at,
        p.pool,
@@ -91,7 +117,9 @@ SELECT h.at,
        h.actor
   FROM credits.ledger h
   JOIN credits.pools p USING (pool_id)
- WHERE h.status IS NOT NULL;
+ WHERE h.status IS NOT NULL
+   -- a hold is not a charge: its capture is
+   AND h.entry_type <> 'hold';
 
 -- The ledger as readers see it: pool keys and amounts in credits.
 CREATE VIEW credits.ledger_entries AS

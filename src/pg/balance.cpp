@@ -12,16 +12,24 @@ namespace credits::pg {
 
 namespace {
 
-// Held parts of pending holds past their TTL: available again at once.
-Statement overdue_held{"SELECT hp.held, h.member,"
-                       "       (g.member IS NULL OR g.member = $3),"
-                       "       (g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $2"
-                       "        AND (g.expires_at IS NULL OR g.expires_at > $2))"
-                       "  FROM credits.holds h"
-                       "  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id"
-                       "  JOIN credits.grants g ON g.pool_id = hp.pool_id AND g.grant_id = hp.grant_id"
-                       " WHERE h.pool_id = $1 AND h.status = 'pending' AND h.expires_at <= $2 AND hp.held > 0",
-                       {INT8OID, TIMESTAMPTZOID, TEXTOID}};
+// Held parts of lapsed holds (the views count them the same way, from the
+// same view): available again at once where their grant is still live.
+Statement lapsed_held{"SELECT lp.held, lp.member, (g.member IS NULL OR g.member = $3),"
+                      "       (g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $2"
+                      "        AND (g.expires_at IS NULL OR g.expires_at > $2))"
+                      "  FROM credits._lapsed_hold_parts lp"
+                      "  JOIN credits.grants g ON g.pool_id = lp.pool_id AND g.grant_id = lp.grant_id"
+                      " WHERE lp.pool_id = $1",
+                      {INT8OID, TIMESTAMPTZOID, TEXTOID}};
+// The same for a 0.2 schema, which has no _lapsed_hold_parts.
+Statement lapsed_held_0_2{"SELECT hp.held, h.member, (g.member IS NULL OR g.member = $3),"
+                          "       (g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $2"
+                          "        AND (g.expires_at IS NULL OR g.expires_at > $2))"
+                          "  FROM credits.holds h"
+                          "  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id"
+                          "  JOIN credits.grants g ON g.pool_id = hp.pool_id AND g.grant_id = hp.grant_id"
+                          " WHERE h.pool_id = $1 AND h.status = 'pending' AND h.expires_at <= $2 AND hp.held > 0",
+                          {INT8OID, TIMESTAMPTZOID, TEXTOID}};
 enum OverdueColumn { kOverdueHeld = 1, kOverdueMember, kOverdueUsable, kOverdueLive };
 
 Micros Balance(const std::string &pool, const std::optional<std::string> &member) {
@@ -35,7 +43,7 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 	Micros member_overdue = 0;
 	if (row.next_hold_expiry && *row.next_hold_expiry <= now) {
 		Datum args[] = {Int64GetDatum(row.pool_id), TimestampTzGetDatum(now), StringToText(member_key)};
-		uint64_t n = spi.Run(overdue_held, args, nullptr);
+		uint64_t n = spi.Run(InstalledSchema() == Schema::k0_3 ? lapsed_held : lapsed_held_0_2, args, nullptr);
 		for (uint64_t i = 0; i < n; ++i) {
 			const Micros held = spi.Int64(i, kOverdueHeld);
 			if (member && spi.Text(i, kOverdueMember) == *member)

@@ -27,8 +27,7 @@ CREDITS_FUNCTION(credits_amount) {
 	std::string what = PG_ARGISNULL(1) ? std::string("amount") : TextArg(fcinfo, 1);
 	Micros value = NumericToMicros(PG_GETARG_DATUM(0), what.c_str());
 	if (value == 0 && !PG_ARGISNULL(2) && !PG_GETARG_BOOL(2))
-		throw Error(sqlstate::kInvalidParameter, "invalid " + what + ": must be greater than zero",
-		            what + " was 0.");
+		throw Error(sqlstate::kInvalidParameter, "invalid " + what + ": must be greater than zero", what + " was 0.");
 	PG_RETURN_INT64(value);
 }
 

@@ -1,5 +1,7 @@
 // The members table trigger: wherever usage or holds of a member grow, its
-// access and credit limit are checked here, with the core's one rule. The
+// access and credit limit are checked here, with the core's one rule. It
+// refuses new usage past a limit, never an admin's change of the limit or
+// of its period. The
 // charge path checks first (so try_charge can answer with a status); this
 // keeps any other path that records usage from bypassing the limit.
 #include "core/error.hpp"
@@ -70,6 +72,12 @@ CREDITS_FUNCTION(credits_member_usage_guard) {
 	before.held = 0;
 	if (update) {
 		MemberRow old = ReadRow(trigger->tg_trigtuple, desc);
+		// A change of the period (set_member_limit) recounts the usage the
+		// ledger shows for the new one: nothing is spent by it. An admin may
+		// set any limit and period; the member then cannot spend until the
+		// period turns, and every later spend is checked here.
+		if (old.usage.period != after.usage.period)
+			return PointerGetDatum(new_tuple);
 		before.used = old.period_start == after.period_start ? old.usage.used : 0;
 		before.held = old.usage.held;
 	}

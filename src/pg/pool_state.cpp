@@ -89,16 +89,14 @@ std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const Spen
 	return cap;
 }
 
-// The schema cache: valid until a relcache invalidation names credits.pools
-// (ALTER EXTENSION credits UPDATE alters it; DROP EXTENSION drops it) or
-// every relation.
+// The schema cache: reset by any relcache invalidation. Those are rare next
+// to charges (DDL, VACUUM and ANALYZE send them), and an update always sends
+// one, whichever relations it touches.
 bool schema_known = false;
-bool schema_is_0_1 = false;
-Oid schema_pools_relid = InvalidOid;
+Schema schema = Schema::k0_3;
 
-void InvalidateSchema(Datum, Oid relid) {
-	if (relid == InvalidOid || relid == schema_pools_relid)
-		schema_known = false;
+void InvalidateSchema(Datum, Oid) {
+	schema_known = false;
 }
 
 } // namespace
@@ -107,16 +105,20 @@ void InitSchemaCache() {
 	CacheRegisterRelcacheCallback(InvalidateSchema, Datum(0));
 }
 
-bool SchemaIsV01() {
+Schema InstalledSchema() {
 	if (!schema_known) {
-		Guard([] {
-			Oid pools = get_relname_relid("pools", get_namespace_oid("credits", false));
-			schema_pools_relid = pools;
-			schema_is_0_1 = !OidIsValid(pools) || get_attnum(pools, "next_hold_expiry") == InvalidAttrNumber;
+		schema = Guard([] {
+			Oid ns = get_namespace_oid("credits", false);
+			if (OidIsValid(get_relname_relid("_lapsed_hold_parts", ns)))
+				return Schema::k0_3;
+			Oid pools = get_relname_relid("pools", ns);
+			if (OidIsValid(pools) && get_attnum(pools, "next_hold_expiry") != InvalidAttrNumber)
+				return Schema::k0_2;
+			return Schema::k0_1;
 		});
 		schema_known = true;
 	}
-	return schema_is_0_1;
+	return schema;
 }
 
 Error UnknownPool(const std::string &pool) {
@@ -134,7 +136,7 @@ Error IdempotencyConflict(const std::string &key, const std::string &what, Micro
 LockedPool LockPool(SpiSession &spi, const std::string &pool, std::optional<Timestamp> hold_expiry) {
 	Datum args[] = {StringToText(pool), TimestampTzGetDatum(hold_expiry.value_or(0))};
 	bool nulls[] = {false, !hold_expiry};
-	if (spi.Run(SchemaIsV01() ? lock_pool_0_1 : lock_pool, args, nulls) == 0)
+	if (spi.Run(InstalledSchema() == Schema::k0_1 ? lock_pool_0_1 : lock_pool, args, nulls) == 0)
 		throw UnknownPool(pool);
 	LockedPool locked;
 	locked.pool_id = spi.Int64(0, kLockPoolId);
@@ -157,7 +159,7 @@ void LapseDueHolds(SpiSession &spi, const LockedPool &pool, Timestamp now, std::
 
 PoolRow FindPool(SpiSession &spi, const std::string &pool) {
 	Datum key = StringToText(pool);
-	if (spi.Run(SchemaIsV01() ? find_pool_0_1 : find_pool, &key, nullptr) == 0)
+	if (spi.Run(InstalledSchema() == Schema::k0_1 ? find_pool_0_1 : find_pool, &key, nullptr) == 0)
 		throw UnknownPool(pool);
 	PoolRow row;
 	row.pool_id = spi.Int64(0, kFindPoolId);

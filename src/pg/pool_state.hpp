@@ -79,10 +79,13 @@ Error UnknownPool(const std::string &pool);
 Error IdempotencyConflict(const std::string &key, const std::string &what, Micros first_amount,
                           const std::string &first_member, const std::optional<std::string> &first_feature);
 
-// Whether the database's credits schema is still 0.1's (the library was
-// updated, ALTER EXTENSION credits UPDATE not yet run): no holds, no caps.
-// Looked up once and kept until a relcache invalidation of credits.pools.
-bool SchemaIsV01();
+// The release of the credits schema in this database: the library may be
+// newer (updated, ALTER EXTENSION credits UPDATE not yet run), and then uses
+// that release's tables. 0.1 has no holds and no caps; 0.2 no
+// _lapsed_hold_parts. Looked up once and kept until the next relcache
+// invalidation (DDL such as an update sends one).
+enum class Schema { k0_1, k0_2, k0_3 };
+Schema InstalledSchema();
 void InitSchemaCache();
 
 } // namespace credits::pg

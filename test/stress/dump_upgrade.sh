@@ -323,17 +323,15 @@ echo "$upgraded" | grep -q '^subscribe true$' || fail "subscribe after the updat
 [ "$failures" -eq 0 ] || echo "$upgraded"
 echo "upgrade with data: 0.1: $(wc -l <"$work/ledger-0.2.txt") ledger entries and $(wc -l <"$work/balances-0.2.txt") balances kept, verify() empty"
 
-# The 0.2 database of a customer: every table, view and balance the same
-# after the update, verify() empty, and every kind of write working.
+# The 0.2 database of a customer: every row of every table and every
+# balance the same after the update (the views may change by definition),
+# verify() empty, and every kind of write working.
 q $old "DROP EXTENSION credits" >/dev/null
 q $old "CREATE EXTENSION credits VERSION '0.2'" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d $old -c "$scenario" >/dev/null
 snapshot() {
 	for t in pools members grants ledger holds hold_parts subscriptions rates frequency_caps alert_rules alert_state alerts; do
 		q $old "SELECT '$t', x::text FROM credits.$t x ORDER BY x::text"
-	done
-	for v in pool_balances grant_balances member_usage transaction_log subscription_status monthly_summary rate_card; do
-		q $old "SELECT '$v', x::text FROM credits.$v x ORDER BY x::text"
 	done
 	q $old "$balances"
 }
@@ -357,6 +355,6 @@ echo "$upgraded" | grep -q '^replay true$' || fail "idempotent replay of a 0.2 c
 echo "$upgraded" | grep -q '^capture succeeded$' || fail "capture of a 0.2 hold after the update"
 echo "$upgraded" | grep -q '^refund 1$' || fail "refund after the update of 0.2"
 [ "$failures" -eq 0 ] || echo "$upgraded"
-echo "upgrade with data: 0.2: $(wc -l <"$work/after-0.2.txt") rows of tables, views and balances kept, verify() empty"
+echo "upgrade with data: 0.2: $(wc -l <"$work/after-0.2.txt") rows of tables and balances kept, verify() empty"
 echo "failures=$failures"
 [ "$failures" -eq 0 ]
