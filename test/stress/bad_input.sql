@@ -34,6 +34,8 @@ INSERT INTO fixtures VALUES
 	('grant', 'amount', '10'),
 	(NULL, 'credit_limit', '1'),
 	(NULL, 'mode', $$'each'$$),
+	-- set_member_limits' period defaults to NULL (each member keeps its own)
+	('set_member_limits', 'period', $$'week'$$),
 	(NULL, 'feature', $$'f{id}'$$),
 	('charge_usage', 'feature', $$'rated'$$),
 	(NULL, 'quantity', '1'),
