@@ -3,11 +3,101 @@
 -- (test/stress/dump_upgrade.sh compares the two catalogs).
 \echo Use "ALTER EXTENSION credits UPDATE TO '0.3'" to load this file. \quit
 
+-------------------------------------------------------------------------------
+-- Checked values become domains (sql/schema/tables.sql says why). The views,
+-- SQL-standard functions and trigger that name those columns are dropped
+-- here and made again below, as 0.3 defines them.
+-------------------------------------------------------------------------------
+DROP VIEW credits.monthly_summary, credits.usage_by_feature, credits.transaction_log, credits.pool_balances,
+	credits.member_usage, credits.ledger_entries, credits.grant_balances;
+DROP FUNCTION credits.verify(), credits._flows(bigint), credits._refundable_parts(bigint, bigint),
+	credits._usage_since(bigint, text, timestamptz), credits._available(bigint, timestamptz),
+	credits._overdue_held(bigint, timestamptz), credits._grant_dead(credits.grants, timestamptz);
+DROP TRIGGER members_alerts ON credits.members;
 
--- Issue 18: five places where 0.2 departed from the contract.
--- A hold past its TTL is lapsed everywhere at once: one definition of its
--- parts, shared by balance() and the views.
-DROP FUNCTION credits._overdue_held(bigint, timestamptz);
+-- (The table constraints go first: a domain's constraint may take the name
+-- one of them had, ledger_entry_type_check.)
+ALTER TABLE credits.pools DROP CONSTRAINT pools_topup_increment_check;
+ALTER TABLE credits.members DROP CONSTRAINT members_credit_limit_check, DROP CONSTRAINT members_period_check,
+	DROP CONSTRAINT members_used_check, DROP CONSTRAINT members_held_check;
+-- grants_check (expires_at after effective_at) goes: grant() checks it, and
+-- an amended expiry may come before effective_at.
+ALTER TABLE credits.grants DROP CONSTRAINT grants_kind_check, DROP CONSTRAINT grants_amount_check,
+	DROP CONSTRAINT grants_remaining_check, DROP CONSTRAINT grants_held_check, DROP CONSTRAINT grants_check;
+ALTER TABLE credits.ledger DROP CONSTRAINT ledger_entry_type_check, DROP CONSTRAINT ledger_status_check;
+ALTER TABLE credits.holds DROP CONSTRAINT holds_amount_check, DROP CONSTRAINT holds_check,
+	DROP CONSTRAINT holds_status_check;
+ALTER TABLE credits.hold_parts DROP CONSTRAINT hold_parts_held_check;
+
+CREATE DOMAIN credits.micros AS bigint CHECK (VALUE >= 0);
+CREATE DOMAIN credits.positive_micros AS bigint CHECK (VALUE > 0);
+CREATE DOMAIN credits.grant_kind AS text CHECK (VALUE IN ('free', 'promo', 'plan', 'purchased'));
+CREATE DOMAIN credits.limit_period AS text CHECK (VALUE IN ('month', 'week', 'day', 'none'));
+CREATE DOMAIN credits.ledger_entry_type AS text
+	CHECK (VALUE IN ('grant', 'charge', 'hold', 'capture', 'release', 'refund', 'expire', 'void', 'adjust'));
+CREATE DOMAIN credits.attempt_status AS text
+	CHECK (VALUE IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded', 'access_revoked', 'rate_limited'));
+CREATE DOMAIN credits.hold_status AS text CHECK (VALUE IN ('pending', 'captured', 'released', 'lapsed'));
+
+ALTER TABLE credits.pools ALTER COLUMN topup_increment TYPE credits.positive_micros;
+ALTER TABLE credits.members ALTER COLUMN credit_limit TYPE credits.micros, ALTER COLUMN period TYPE credits.limit_period,
+	ALTER COLUMN used TYPE credits.micros, ALTER COLUMN held TYPE credits.micros;
+ALTER TABLE credits.grants ALTER COLUMN kind TYPE credits.grant_kind, ALTER COLUMN amount TYPE credits.positive_micros,
+	ALTER COLUMN remaining TYPE credits.micros, ALTER COLUMN held TYPE credits.micros;
+ALTER TABLE credits.ledger ALTER COLUMN entry_type TYPE credits.ledger_entry_type,
+	ALTER COLUMN status TYPE credits.attempt_status;
+ALTER TABLE credits.holds ALTER COLUMN amount TYPE credits.micros, ALTER COLUMN captured TYPE credits.micros,
+	ALTER COLUMN status TYPE credits.hold_status, ADD CONSTRAINT holds_check CHECK (captured <= amount);
+ALTER TABLE credits.hold_parts ALTER COLUMN held TYPE credits.micros;
+
+-------------------------------------------------------------------------------
+-- Made again. Since 0.2: a hold past its TTL is lapsed everywhere at once
+-- (one definition of its parts, _lapsed_hold_parts, shared by balance() and
+-- the views); transaction_log has no row for holds; percent_used is
+-- used / limit; the views give text, not the domains.
+-------------------------------------------------------------------------------
+-- Credits a pool can spend at `at` (in micros): live lots, holds excluded.
+CREATE FUNCTION credits._available(p_pool_id bigint, p_at timestamptz)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT coalesce(sum(g.remaining), 0)::bigint
+	  FROM credits.grants g
+	 WHERE g.pool_id = p_pool_id
+	   AND g.remaining > 0
+	   AND g.voided_at IS NULL
+	   AND g.expired_at IS NULL
+	   AND g.effective_at <= p_at
+	   AND (g.expires_at IS NULL OR g.expires_at > p_at);
+END;
+
+-- A grant that can no longer be spent: voided, expired by expire_grants, or
+-- past its expires_at.
+CREATE FUNCTION credits._grant_dead(g credits.grants, p_at timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN g.voided_at IS NOT NULL OR g.expired_at IS NOT NULL OR (g.expires_at IS NOT NULL AND g.expires_at <= p_at);
+
+-- A member's consumption (charges and captures, net of their refunds) since
+-- `since`, in micros: what its usage counter holds after a period change.
+CREATE FUNCTION credits._usage_since(p_pool_id bigint, p_member text, p_since timestamptz)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT (coalesce((SELECT -sum(l.amount + l.held)
+	                    FROM credits.ledger l
+	                   WHERE l.pool_id = p_pool_id AND l.member = p_member
+	                     AND l.entry_type IN ('charge', 'capture') AND l.at >= p_since), 0)
+	      - coalesce((SELECT sum(r.amount)
+	                    FROM credits.ledger r
+	                    JOIN credits.ledger c ON c.pool_id = r.pool_id AND c.entry_id = r.charge_id
+	                   WHERE r.pool_id = p_pool_id AND r.member = p_member
+	                     AND r.entry_type = 'refund' AND c.at >= p_since), 0))::bigint;
+END;
+
 -- The held parts of pending holds past their TTL. Such a hold has lapsed,
 -- whether or not a write or expire_holds has recorded it yet: balance() and
 -- the views (grant_balances, pool_balances, member_usage) count these parts
@@ -18,15 +108,28 @@ SELECT h.pool_id, h.hold_id, h.member, hp.grant_id, hp.held
   JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
  WHERE h.status = 'pending' AND h.expires_at <= now() AND hp.held > 0;
 
+CREATE FUNCTION credits._refundable_parts(p_pool_id bigint, p_charge_id bigint)
+RETURNS TABLE (grant_id bigint, entry_id bigint, refundable bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT l.grant_id, max(l.entry_id) FILTER (WHERE l.entry_type <> 'refund'),
+	       sum(CASE WHEN l.entry_type = 'capture' THEN -l.held ELSE -l.amount END)::bigint
+	  FROM credits.ledger l
+	 WHERE l.pool_id = p_pool_id AND l.charge_id = p_charge_id AND l.grant_id IS NOT NULL
+	   AND l.entry_type IN ('charge', 'capture', 'refund')
+	 GROUP BY l.grant_id;
+END;
+
 -- Each grant as it stands now. remaining and held count the parts of lapsed
 -- holds (credits._lapsed_hold_parts) as given back already, as balance()
 -- does: remaining where the grant is still live (a dead grant's part
 -- expires with it), never as held.
-CREATE OR REPLACE VIEW credits.grant_balances AS
+CREATE VIEW credits.grant_balances AS
 SELECT g.grant_id,
        p.pool,
        g.member,
-       g.kind,
+       g.kind::text AS kind,
        credits._to_credits(g.amount) AS amount,
        credits._to_credits(g.remaining) AS remaining,
        credits._to_credits(g.held) AS held,
@@ -56,7 +159,7 @@ SELECT g.grant_id,
   JOIN credits.pools p USING (pool_id);
 
 -- One row per pool; available is what balance(pool) returns.
-CREATE OR REPLACE VIEW credits.pool_balances AS
+CREATE VIEW credits.pool_balances AS
 SELECT p.pool,
        p.name,
        credits._to_credits(coalesce(sum(g.remaining) FILTER (WHERE g.live), 0)) AS available,
@@ -88,7 +191,7 @@ SELECT p.pool,
 -- One row per member. percent_used is 100 * used / credit_limit (held
 -- credits are not usage; remaining_limit accounts for them); the
 -- member_usage_percent alert uses the same figure.
-CREATE OR REPLACE VIEW credits.member_usage AS
+CREATE VIEW credits.member_usage AS
 SELECT p.pool,
        m.member,
        credits._to_credits(u.used) AS used,
@@ -101,7 +204,7 @@ SELECT p.pool,
        END AS percent_used,
        credits._to_credits(CASE WHEN m.credit_limit IS NULL THEN NULL
                                ELSE greatest(m.credit_limit - u.used - u.held, 0) END) AS remaining_limit,
-       m.period,
+       m.period::text AS period,
        CASE WHEN m.revoked THEN 'revoked' ELSE 'active' END AS access
   FROM credits.members m
   JOIN credits.pools p USING (pool_id)
@@ -112,32 +215,286 @@ SELECT p.pool,
   ) u;
 
 -- One row per charge attempt (succeeded or refused) and per capture.
-CREATE OR REPLACE VIEW credits.transaction_log AS
+CREATE VIEW credits.transaction_log AS
 SELECT h.at,
        p.pool,
        h.member,
        h.feature,
        credits._to_credits(h.requested) AS credits,
        -- in deduction order: a charge writes its parts in the order it takes them
-       ARRAY(SELECT g.kind
+       ARRAY(SELECT g.kind::text
                FROM credits.ledger x
                JOIN credits.grants g ON g.pool_id = x.pool_id AND g.grant_id = x.grant_id
               WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
                 AND x.entry_type = h.entry_type AND x.grant_id IS NOT NULL
               GROUP BY g.kind
               ORDER BY min(x.entry_id)) AS credit_kinds,
-       h.status,
+       h.status::text AS status,
        h.reason,
        h.entry_id AS charge_id,
        h.idempotency_key,
        h.metadata,
-       h.entry_type AS operation,
+       h.entry_type::text AS operation,
        h.actor
   FROM credits.ledger h
   JOIN credits.pools p USING (pool_id)
  WHERE h.status IS NOT NULL
    -- a hold is not a charge: its capture is
    AND h.entry_type <> 'hold';
+
+-- The ledger as readers see it: pool keys and amounts in credits.
+CREATE VIEW credits.ledger_entries AS
+SELECT l.entry_id,
+       l.at,
+       l.actor,
+       l.entry_type::text AS entry_type,
+       p.pool,
+       l.member,
+       l.grant_id,
+       credits._to_credits(l.amount) AS amount,
+       credits._to_credits(l.held) AS held,
+       l.charge_id,
+       l.hold_id,
+       l.status::text AS status,
+       l.reason,
+       l.feature,
+       l.idempotency_key,
+       l.metadata
+  FROM credits.ledger l
+  JOIN credits.pools p USING (pool_id);
+
+-- Every ledger entry of one pool as a flow of credits, at the time it takes
+-- effect: a grant when it becomes spendable (back-dated or future-dated
+-- grants count in their own month), an expiry at expires_at, the rest when
+-- recorded.
+-- Held credits count as remaining, so holds and releases are no flow.
+CREATE FUNCTION credits._flows(p_pool_id bigint)
+RETURNS TABLE (at timestamptz, kind text, allocated bigint, consumed bigint, refunded bigint, expired bigint,
+               voided bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT CASE WHEN l.entry_type = 'grant' THEN g.effective_at ELSE l.at END,
+	       g.kind,
+	       CASE WHEN l.entry_type = 'grant' THEN l.amount ELSE 0 END,
+	       CASE WHEN l.entry_type = 'charge' THEN -l.amount WHEN l.entry_type = 'capture' THEN -l.held ELSE 0 END,
+	       CASE WHEN l.entry_type = 'refund' THEN l.amount ELSE 0 END,
+	       CASE WHEN l.entry_type = 'expire' THEN -l.amount ELSE 0 END,
+	       CASE WHEN l.entry_type = 'void' THEN -l.amount ELSE 0 END
+	  FROM credits.ledger l
+	  JOIN credits.grants g ON g.pool_id = l.pool_id AND g.grant_id = l.grant_id
+	 WHERE l.pool_id = p_pool_id
+	   AND l.entry_type IN ('grant', 'charge', 'capture', 'refund', 'expire', 'void');
+END;
+
+CREATE VIEW credits.monthly_summary AS
+SELECT p.pool,
+       s.month,
+       credits._to_credits(s.allocated) AS allocated,
+       credits._to_credits(s.consumed) AS consumed,
+       credits._to_credits(s.refunded) AS refunded,
+       credits._to_credits(s.expired) AS expired,
+       credits._to_credits(s.voided) AS voided,
+       credits._to_credits(s.carried_forward) AS carried_forward,
+       credits._to_credits(s.carried_forward + s.net) AS remaining,
+       credits._to_credits(s.free_consumed) AS free_consumed,
+       credits._to_credits(s.promo_consumed) AS promo_consumed,
+       credits._to_credits(s.plan_consumed) AS plan_consumed,
+       credits._to_credits(s.purchased_consumed) AS purchased_consumed
+  FROM credits.pools p
+ CROSS JOIN LATERAL (
+	SELECT m.*,
+	       coalesce(sum(m.net) OVER (ORDER BY m.month ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+	           AS carried_forward
+	  FROM (SELECT (date_trunc('month', f.at AT TIME ZONE 'UTC'))::date AS month,
+	               sum(f.allocated) AS allocated, sum(f.consumed) AS consumed, sum(f.refunded) AS refunded,
+	               sum(f.expired) AS expired, sum(f.voided) AS voided,
+	               sum(f.allocated - f.consumed + f.refunded - f.expired - f.voided) AS net,
+	               coalesce(sum(f.consumed) FILTER (WHERE f.kind = 'free'), 0) AS free_consumed,
+	               coalesce(sum(f.consumed) FILTER (WHERE f.kind = 'promo'), 0) AS promo_consumed,
+	               coalesce(sum(f.consumed) FILTER (WHERE f.kind = 'plan'), 0) AS plan_consumed,
+	               coalesce(sum(f.consumed) FILTER (WHERE f.kind = 'purchased'), 0) AS purchased_consumed
+	          FROM credits._flows(p.pool_id) f
+	         GROUP BY 1) m
+ ) s;
+
+-- Calls and credits per pool, month, member and feature: succeeded charges
+-- and captures (gross; refunds are in monthly_summary).
+CREATE VIEW credits.usage_by_feature AS
+SELECT p.pool, u.month, u.member, u.feature, u.calls, credits._to_credits(u.credits) AS credits
+  FROM credits.pools p
+ CROSS JOIN LATERAL (
+	SELECT (date_trunc('month', l.at AT TIME ZONE 'UTC'))::date AS month, l.member, l.feature,
+	       count(*) AS calls, sum(l.requested) AS credits
+	  FROM credits.ledger l
+	 WHERE l.pool_id = p.pool_id AND l.status = 'succeeded' AND l.entry_type IN ('charge', 'capture')
+	 GROUP BY 1, 2, 3
+ ) u;
+
+CREATE FUNCTION credits.verify()
+RETURNS TABLE (problem text, object text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH sums AS (
+		SELECT l.pool_id, l.grant_id, sum(l.amount) AS amount, sum(l.held) AS held
+		  FROM credits.ledger l
+		 WHERE l.grant_id IS NOT NULL
+		 GROUP BY l.pool_id, l.grant_id
+	)
+	SELECT 'balance differs from ledger', 'grant ' || g.grant_id,
+	       format('remaining %s, held %s; the ledger sums to %s and %s',
+	              credits._to_credits(g.remaining), credits._to_credits(g.held),
+	              credits._to_credits(coalesce(s.amount, 0)), credits._to_credits(coalesce(s.held, 0)))
+	  FROM credits.grants g
+	  LEFT JOIN sums s ON s.pool_id = g.pool_id AND s.grant_id = g.grant_id
+	 WHERE g.remaining IS DISTINCT FROM coalesce(s.amount, 0)::bigint
+	    OR g.held IS DISTINCT FROM coalesce(s.held, 0)::bigint
+	UNION ALL
+	SELECT 'ledger entry for unknown grant', 'grant ' || s.grant_id,
+	       format('the ledger moves %s credits', credits._to_credits(s.amount))
+	  FROM sums s
+	 WHERE NOT EXISTS (SELECT FROM credits.grants g WHERE g.pool_id = s.pool_id AND g.grant_id = s.grant_id)
+	UNION ALL
+	SELECT 'negative remaining', 'grant ' || g.grant_id,
+	       format('remaining %s, held %s', credits._to_credits(g.remaining), credits._to_credits(g.held))
+	  FROM credits.grants g
+	 WHERE g.remaining < 0 OR g.held < 0
+	UNION ALL
+	SELECT 'grant holds more than it was granted', 'grant ' || g.grant_id,
+	       format('amount %s, remaining %s, held %s', credits._to_credits(g.amount),
+	              credits._to_credits(g.remaining), credits._to_credits(g.held))
+	  FROM credits.grants g
+	 WHERE g.remaining + g.held > g.amount
+	UNION ALL
+	SELECT 'hold mismatch', 'member ' || p.pool || '/' || m.member,
+	       format('member held %s, its grants'' held entries sum to %s', credits._to_credits(m.held),
+	              credits._to_credits(coalesce(h.held, 0)))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT l.pool_id, l.member, sum(l.held) AS held
+	               FROM credits.ledger l
+	              WHERE l.entry_type IN ('hold', 'capture', 'release')
+	              GROUP BY l.pool_id, l.member) h ON h.pool_id = m.pool_id AND h.member = m.member
+	 WHERE m.held <> coalesce(h.held, 0)
+	UNION ALL
+	SELECT 'usage past a limit', 'member ' || p.pool || '/' || m.member,
+	       format('used %s, held %s, limit %s', credits._to_credits(m.used), credits._to_credits(m.held),
+	              credits._to_credits(m.credit_limit))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	 WHERE m.credit_limit IS NOT NULL
+	   AND m.used + m.held > m.credit_limit
+	   -- an owner may lower a limit below what was already used this period
+	   AND NOT (m.limit_set_at IS NOT NULL AND m.limit_set_at >= m.period_start)
+	UNION ALL
+	-- what _usage_since gives for each member, for all members at once:
+	-- charges and captures since the member's period start, less the
+	-- refunds of those
+	SELECT 'usage differs from ledger', 'member ' || p.pool || '/' || m.member,
+	       format('used %s this period, the ledger shows %s', credits._to_credits(m.used),
+	              credits._to_credits(coalesce(u.used, 0)::bigint))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT x.pool_id, x.member, sum(x.used) AS used
+	               FROM (SELECT l.pool_id, l.member, -(l.amount + l.held) AS used
+	                       FROM credits.ledger l
+	                       JOIN credits.members lm ON lm.pool_id = l.pool_id AND lm.member = l.member
+	                      WHERE l.entry_type IN ('charge', 'capture') AND l.at >= lm.period_start
+	                     UNION ALL
+	                     SELECT r.pool_id, r.member, -r.amount
+	                       FROM credits.ledger r
+	                       JOIN credits.ledger c ON c.pool_id = r.pool_id AND c.entry_id = r.charge_id
+	                       JOIN credits.members rm ON rm.pool_id = r.pool_id AND rm.member = r.member
+	                      WHERE r.entry_type = 'refund' AND c.at >= rm.period_start) x
+	              GROUP BY x.pool_id, x.member) u
+	    ON u.pool_id = m.pool_id AND u.member = m.member
+	 WHERE m.used <> coalesce(u.used, 0)
+	UNION ALL
+	SELECT 'hold mismatch', 'grant ' || g.grant_id,
+	       format('grant held %s, its pending hold parts sum to %s', credits._to_credits(g.held),
+	              credits._to_credits(coalesce(hp.held, 0)))
+	  FROM credits.grants g
+	  LEFT JOIN (SELECT p.pool_id, p.grant_id, sum(p.held) AS held
+	               FROM credits.hold_parts p GROUP BY p.pool_id, p.grant_id) hp
+	    ON hp.pool_id = g.pool_id AND hp.grant_id = g.grant_id
+	 WHERE g.held <> coalesce(hp.held, 0)
+	UNION ALL
+	SELECT 'hold mismatch', 'hold ' || h.hold_id,
+	       format('%s hold of %s, its parts hold %s', h.status, credits._to_credits(h.amount),
+	              credits._to_credits(coalesce(hp.held, 0)))
+	  FROM credits.holds h
+	  LEFT JOIN (SELECT p.pool_id, p.hold_id, sum(p.held) AS held
+	               FROM credits.hold_parts p GROUP BY p.pool_id, p.hold_id) hp
+	    ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
+	 WHERE coalesce(hp.held, 0) <> CASE WHEN h.status = 'pending' THEN h.amount ELSE 0 END
+	UNION ALL
+	SELECT 'hold mismatch', 'member ' || p.pool || '/' || m.member,
+	       format('member held %s, its pending holds sum to %s', credits._to_credits(m.held),
+	              credits._to_credits(coalesce(h.amount, 0)))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT x.pool_id, x.member, sum(x.amount) AS amount
+	               FROM credits.holds x WHERE x.status = 'pending' GROUP BY x.pool_id, x.member) h
+	    ON h.pool_id = m.pool_id AND h.member = m.member
+	 WHERE m.held <> coalesce(h.amount, 0)
+	UNION ALL
+	SELECT 'refund exceeds charge', 'charge ' || r.charge_id,
+	       format('grant %s gave %s, refunds returned %s', r.grant_id, credits._to_credits(r.given),
+	              credits._to_credits(r.returned))
+	  FROM (SELECT l.pool_id, l.charge_id, l.grant_id,
+	               sum(CASE WHEN l.entry_type = 'charge' THEN -l.amount WHEN l.entry_type = 'capture' THEN -l.held END) AS given,
+	               sum(CASE WHEN l.entry_type = 'refund' THEN l.amount END) AS returned
+	          FROM credits.ledger l
+	         WHERE l.charge_id IS NOT NULL AND l.grant_id IS NOT NULL
+	         GROUP BY l.pool_id, l.charge_id, l.grant_id) r
+	 WHERE coalesce(r.returned, 0) > coalesce(r.given, 0);
+END;
+
+-- The member_usage_percent alert: used of the limit, as member_usage says.
+CREATE OR REPLACE FUNCTION credits._member_alerts()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_threshold numeric;
+	v_used bigint;
+	v_percent numeric;
+	v_period timestamptz;
+BEGIN
+	SELECT threshold INTO v_threshold FROM credits.alert_rules
+	 WHERE pool_id = NEW.pool_id AND metric = 'member_usage_percent';
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	-- the row as committed by this transaction, not as the event saw it
+	-- member_usage.percent_used: used of the limit (held credits are not usage)
+	SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END,
+	       m.credit_limit, credits._period_start(m.period, now())
+	  INTO v_used, NEW.credit_limit, v_period
+	  FROM credits.members m WHERE m.pool_id = NEW.pool_id AND m.member = NEW.member;
+	IF NEW.credit_limit IS NULL THEN
+		RETURN NULL;
+	END IF;
+	v_percent := CASE WHEN NEW.credit_limit = 0 THEN CASE WHEN v_used > 0 THEN 100 ELSE 0 END
+	                  ELSE round(v_used * 100.0 / NEW.credit_limit, 2) END;
+	-- an alert that fired in an earlier period is armed again: the first
+	-- charge of a new period can cross the threshold on its own
+	UPDATE credits.alert_state s SET fired = false
+	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
+	   AND s.fired AND s.period_start IS DISTINCT FROM v_period;
+	PERFORM credits._alert_check(NEW.pool_id, 'member_usage_percent', NEW.member, v_percent, v_percent >= v_threshold);
+	UPDATE credits.alert_state s SET period_start = v_period
+	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
+	   AND s.period_start IS DISTINCT FROM v_period;
+	RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER members_alerts AFTER UPDATE ON credits.members
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (NEW.credit_limit IS NOT NULL) EXECUTE FUNCTION credits._member_alerts();
 
 -- set_member_limits keeps each member's period.
 -- period NULL (the default): each member keeps its period (a new member's
@@ -184,48 +541,16 @@ BEGIN
 END
 $$;
 
--- The member_usage_percent alert: used of the limit, as member_usage says.
-CREATE OR REPLACE FUNCTION credits._member_alerts()
-RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_threshold numeric;
-	v_used bigint;
-	v_percent numeric;
-	v_period timestamptz;
-BEGIN
-	SELECT threshold INTO v_threshold FROM credits.alert_rules
-	 WHERE pool_id = NEW.pool_id AND metric = 'member_usage_percent';
-	IF NOT FOUND THEN
-		RETURN NULL;
-	END IF;
-	-- the row as committed by this transaction, not as the event saw it
-	-- member_usage.percent_used: used of the limit (held credits are not usage)
-	SELECT CASE WHEN m.period_start = credits._period_start(m.period, now()) THEN m.used ELSE 0 END,
-	       m.credit_limit, credits._period_start(m.period, now())
-	  INTO v_used, NEW.credit_limit, v_period
-	  FROM credits.members m WHERE m.pool_id = NEW.pool_id AND m.member = NEW.member;
-	IF NEW.credit_limit IS NULL THEN
-		RETURN NULL;
-	END IF;
-	v_percent := CASE WHEN NEW.credit_limit = 0 THEN CASE WHEN v_used > 0 THEN 100 ELSE 0 END
-	                  ELSE round(v_used * 100.0 / NEW.credit_limit, 2) END;
-	-- an alert that fired in an earlier period is armed again: the first
-	-- charge of a new period can cross the threshold on its own
-	UPDATE credits.alert_state s SET fired = false
-	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
-	   AND s.fired AND s.period_start IS DISTINCT FROM v_period;
-	PERFORM credits._alert_check(NEW.pool_id, 'member_usage_percent', NEW.member, v_percent, v_percent >= v_threshold);
-	UPDATE credits.alert_state s SET period_start = v_period
-	 WHERE s.pool_id = NEW.pool_id AND s.metric = 'member_usage_percent' AND s.member = NEW.member
-	   AND s.period_start IS DISTINCT FROM v_period;
-	RETURN NULL;
-END
-$$;
-
+-------------------------------------------------------------------------------
+-- Privileges of what was made again, and comments
+-------------------------------------------------------------------------------
+GRANT EXECUTE ON FUNCTION credits.verify() TO credits_owner;
+GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log,
+	credits.ledger_entries
+TO credits_reader;
 GRANT SELECT ON credits._lapsed_hold_parts TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits._flows(bigint) TO credits_reader;
+GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_reader;
 
 -- One line on every public function, procedure and view (\df+, \dv+).
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';

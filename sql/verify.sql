@@ -54,9 +54,9 @@ UPDATE credits.grants SET remaining = amount + 1000000 WHERE grant_id = :purchas
 SELECT * FROM verify_acme;
 ROLLBACK;
 
--- A negative remaining (the table's CHECK dropped first; its ledger agrees).
+-- A negative remaining (the domain's CHECK dropped first; its ledger agrees).
 BEGIN;
-ALTER TABLE credits.grants DROP CONSTRAINT grants_remaining_check;
+ALTER DOMAIN credits.micros DROP CONSTRAINT micros_check;
 UPDATE credits.grants SET remaining = -1 WHERE grant_id = :free;
 INSERT INTO credits.ledger (pool_id, entry_type, grant_id, amount)
 SELECT pool_id, 'adjust', :free, -1 FROM credits.grants WHERE grant_id = :free;

@@ -8,7 +8,7 @@ CREATE VIEW credits.grant_balances AS
 SELECT g.grant_id,
        p.pool,
        g.member,
-       g.kind,
+       g.kind::text AS kind,
        credits._to_credits(g.amount) AS amount,
        credits._to_credits(g.remaining) AS remaining,
        credits._to_credits(g.held) AS held,
@@ -83,7 +83,7 @@ SELECT p.pool,
        END AS percent_used,
        credits._to_credits(CASE WHEN m.credit_limit IS NULL THEN NULL
                                ELSE greatest(m.credit_limit - u.used - u.held, 0) END) AS remaining_limit,
-       m.period,
+       m.period::text AS period,
        CASE WHEN m.revoked THEN 'revoked' ELSE 'active' END AS access
   FROM credits.members m
   JOIN credits.pools p USING (pool_id)
@@ -101,19 +101,19 @@ SELECT h.at,
        h.feature,
        credits._to_credits(h.requested) AS credits,
        -- in deduction order: a charge writes its parts in the order it takes them
-       ARRAY(SELECT g.kind
+       ARRAY(SELECT g.kind::text
                FROM credits.ledger x
                JOIN credits.grants g ON g.pool_id = x.pool_id AND g.grant_id = x.grant_id
               WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
                 AND x.entry_type = h.entry_type AND x.grant_id IS NOT NULL
               GROUP BY g.kind
               ORDER BY min(x.entry_id)) AS credit_kinds,
-       h.status,
+       h.status::text AS status,
        h.reason,
        h.entry_id AS charge_id,
        h.idempotency_key,
        h.metadata,
-       h.entry_type AS operation,
+       h.entry_type::text AS operation,
        h.actor
   FROM credits.ledger h
   JOIN credits.pools p USING (pool_id)
@@ -126,7 +126,7 @@ CREATE VIEW credits.ledger_entries AS
 SELECT l.entry_id,
        l.at,
        l.actor,
-       l.entry_type,
+       l.entry_type::text AS entry_type,
        p.pool,
        l.member,
        l.grant_id,
@@ -134,7 +134,7 @@ SELECT l.entry_id,
        credits._to_credits(l.held) AS held,
        l.charge_id,
        l.hold_id,
-       l.status,
+       l.status::text AS status,
        l.reason,
        l.feature,
        l.idempotency_key,

@@ -35,19 +35,18 @@ enum OverdueColumn { kOverdueHeld = 1, kOverdueMember, kOverdueUsable, kOverdueL
 Micros Balance(const std::string &pool, const std::optional<std::string> &member) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(true);
-	const PoolRow row = FindPool(spi, pool);
 	const std::string member_key = member.value_or(std::string());
-	std::vector<Lot> lots = LoadLots(spi, row.pool_id, member_key, now);
-	Micros pool_total = TotalRemaining(lots, false);
-	Micros usable_total = TotalRemaining(lots, true);
-	Micros member_overdue = 0;
-	if (row.next_hold_expiry && *row.next_hold_expiry <= now) {
-		Datum args[] = {Int64GetDatum(row.pool_id), TimestampTzGetDatum(now), StringToText(member_key)};
+	PoolState state = LoadPool(spi, pool, member_key, now);
+	Micros pool_total = TotalRemaining(state.lots, false);
+	Micros usable_total = TotalRemaining(state.lots, true);
+	Micros member_lapsed = 0;
+	if (state.next_hold_expiry && *state.next_hold_expiry <= now) {
+		Datum args[] = {Int64GetDatum(state.pool_id), TimestampTzGetDatum(now), StringToText(member_key)};
 		uint64_t n = spi.Run(InstalledSchema() == Schema::k0_3 ? lapsed_held : lapsed_held_0_2, args, nullptr);
 		for (uint64_t i = 0; i < n; ++i) {
 			const Micros held = spi.Int64(i, kOverdueHeld);
 			if (member && spi.Text(i, kOverdueMember) == *member)
-				member_overdue += held;
+				member_lapsed += held;
 			if (!spi.Bool(i, kOverdueLive))
 				continue; // the grant died meanwhile: this part expires
 			pool_total += held;
@@ -57,10 +56,10 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 	}
 	Micros result = pool_total;
 	if (member) {
-		Member m = LoadMember(spi, row.pool_id, *member, now, false);
-		m.usage.held -= member_overdue;
-		result = m.usage.revoked ? 0 : usable_total;
-		if (auto left = RemainingLimit(m.usage); left && *left < result)
+		MemberUsage usage = state.member.usage;
+		usage.held -= member_lapsed;
+		result = usage.revoked ? 0 : usable_total;
+		if (auto left = RemainingLimit(usage); left && *left < result)
 			result = *left;
 	}
 	spi.Finish();

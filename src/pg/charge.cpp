@@ -22,23 +22,40 @@ Statement find_key{"SELECT entry_id, member, requested, feature, quantity, balan
                    {INT8OID, TEXTOID}};
 enum KeyColumn { kKeyEntryId = 1, kKeyMember, kKeyRequested, kKeyFeature, kKeyQuantity, kKeyBalance, kKeyUsed };
 
-Statement take_from_grant{"UPDATE credits.grants SET remaining = remaining - $3 WHERE pool_id = $1 AND grant_id = $2",
-                          {INT8OID, INT8OID, INT8OID}};
-
-Statement record_usage{"UPDATE credits.members SET used = $3, period_start = $4 WHERE pool_id = $1 AND member = $2",
-                       {INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID}};
-
-// The head entry of a charge attempt; it also carries the first part.
-Statement insert_head{"INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, grant_id, amount, charge_id,"
-                      "  status, reason, feature, idempotency_key, requested, quantity, balance_after,"
-                      "  member_used_after, metadata)"
-                      " VALUES ($1, $2, 'charge', $3, $4, $5, $1, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                      {INT8OID, INT8OID, TEXTOID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
-                       NUMERICOID, INT8OID, INT8OID, JSONBOID}};
-
-Statement insert_part{"INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, charge_id)"
-                      " VALUES ($1, 'charge', $2, $3, $4, $5)",
-                      {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID}};
+// Records a charge attempt in one statement: what it takes from each grant
+// ($3 grant ids, $4 amounts, in deduction order), the member's usage ($6 in
+// the period starting $7, when $5), and the ledger: the head entry ($8),
+// which carries the first part, then one entry per further part. A refused
+// attempt passes one part of no grant and 0: its head moves nothing.
+const std::string kRecordHead =
+    "INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, grant_id, amount, charge_id, status, reason,"
+    "  feature, idempotency_key, requested, quantity, balance_after, member_used_after, metadata)"
+    " SELECT CASE WHEN t.n = 1 THEN $8 ELSE nextval('credits.ledger_entry_id_seq') END, $1, 'charge', $2, t.grant_id,"
+    "        -t.amount, $8, CASE WHEN t.n = 1 THEN $9 END, CASE WHEN t.n = 1 THEN $10 END,"
+    "        CASE WHEN t.n = 1 THEN $11 END, CASE WHEN t.n = 1 THEN $12 END, CASE WHEN t.n = 1 THEN $13 END,"
+    "        CASE WHEN t.n = 1 THEN $14 END, CASE WHEN t.n = 1 THEN $15 END, CASE WHEN t.n = 1 THEN $16 END,"
+    "        CASE WHEN t.n = 1 THEN $17 END"
+    "   FROM unnest($3::int8[], $4::int8[]) WITH ORDINALITY AS t(grant_id, amount, n)";
+const std::string kTakeFromGrants = "WITH taken AS (UPDATE credits.grants g SET remaining = g.remaining - t.amount"
+                                    "  FROM unnest($3::int8[], $4::int8[]) AS t(grant_id, amount)"
+                                    " WHERE g.pool_id = $1 AND g.grant_id = t.grant_id), ";
+// A member the pool knows: its usage is updated (the usage guard checks it).
+const std::string kRecordCharge = kTakeFromGrants +
+                                  "usage AS (UPDATE credits.members SET used = $6, period_start = $7"
+                                  " WHERE pool_id = $1 AND member = $2 AND $5) " +
+                                  kRecordHead;
+// A member it does not know yet is enrolled with its usage.
+const std::string kRecordChargeEnroll = kTakeFromGrants +
+                                        "enrolled AS (INSERT INTO credits.members (pool_id, member, period_start, used)"
+                                        " VALUES ($1, $2, $7, $6)) " +
+                                        kRecordHead;
+#define RECORD_CHARGE_TYPES                                                                                            \
+	{                                                                                                                  \
+		INT8OID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID,     \
+		    TEXTOID, TEXTOID, INT8OID, NUMERICOID, INT8OID, INT8OID, JSONBOID                                          \
+	}
+Statement record_charge{kRecordCharge.c_str(), RECORD_CHARGE_TYPES};
+Statement record_charge_enroll{kRecordChargeEnroll.c_str(), RECORD_CHARGE_TYPES};
 
 std::optional<std::string> OptionalText(SpiSession &spi, uint64_t row, int column) {
 	if (spi.IsNull(row, column))
@@ -71,27 +88,31 @@ std::optional<ChargeOutcome> ReplayCharge(SpiSession &spi, int64_t pool_id, cons
 	return out;
 }
 
-// Records what a charge took: grants, member usage, the ledger.
-void RecordCharge(SpiSession &spi, int64_t pool_id, int64_t entry_id, const ChargeRequest &req, const Spend &spend,
+// Records what a charge attempt took: grants, member usage, the ledger.
+void RecordCharge(SpiSession &spi, const LockedPool &pool, const ChargeRequest &req, const Spend &spend,
                   Micros balance_after, Micros used_after) {
-	const std::vector<Part> &parts = spend.parts;
-	for (const Part &part : parts) {
-		Datum args[] = {Int64GetDatum(pool_id), Int64GetDatum(part.grant_id), Int64GetDatum(part.amount)};
-		spi.Run(take_from_grant, args, nullptr);
+	std::vector<std::optional<int64_t>> grant_ids, amounts;
+	for (const Part &part : spend.parts) {
+		grant_ids.emplace_back(part.grant_id);
+		amounts.emplace_back(part.amount);
 	}
-	if (spend.Succeeded() && (req.amount > 0 || !spend.member.stored_period_current)) {
-		Datum args[] = {Int64GetDatum(pool_id), StringToText(req.member), Int64GetDatum(used_after),
-		                TimestampTzGetDatum(spend.member.period_start)};
-		spi.Run(record_usage, args, nullptr);
+	if (spend.parts.empty()) {
+		grant_ids.emplace_back(std::nullopt);
+		amounts.emplace_back(0);
 	}
-	std::string status = std::string(StatusName(spend.decision.status));
-	std::string reason = spend.decision.error ? spend.decision.error->Message() : std::string();
-	Datum head[14] = {
-	    Int64GetDatum(entry_id),
-	    Int64GetDatum(pool_id),
+	const Member &member = pool.member;
+	const bool usage_changes = spend.Succeeded() && (req.amount > 0 || !member.stored_period_current);
+	const std::string status(StatusName(spend.decision.status));
+	const std::string reason = spend.decision.error ? spend.decision.error->Message() : std::string();
+	Datum args[17] = {
+	    Int64GetDatum(pool.pool_id),
 	    StringToText(req.member),
-	    parts.empty() ? Datum(0) : Int64GetDatum(parts[0].grant_id),
-	    Int64GetDatum(parts.empty() ? 0 : -parts[0].amount),
+	    Int64ArrayDatum(grant_ids),
+	    Int64ArrayDatum(amounts),
+	    BoolGetDatum(usage_changes),
+	    Int64GetDatum(used_after),
+	    TimestampTzGetDatum(member.period_start),
+	    Int64GetDatum(pool.entry_id),
 	    StringToText(status),
 	    reason.empty() ? Datum(0) : StringToText(reason),
 	    req.feature ? StringToText(*req.feature) : Datum(0),
@@ -102,26 +123,24 @@ void RecordCharge(SpiSession &spi, int64_t pool_id, int64_t entry_id, const Char
 	    Int64GetDatum(used_after),
 	    req.metadata ? req.metadata : Datum(0),
 	};
-	bool head_nulls[14] = {false,
-	                       false,
-	                       false,
-	                       parts.empty(),
-	                       false,
-	                       false,
-	                       reason.empty(),
-	                       !req.feature,
-	                       !req.idempotency_key,
-	                       false,
-	                       req.quantity == Datum(0),
-	                       false,
-	                       false,
-	                       req.metadata == Datum(0)};
-	spi.Run(insert_head, head, head_nulls);
-	for (size_t i = 1; i < parts.size(); ++i) {
-		Datum args[] = {Int64GetDatum(pool_id), StringToText(req.member), Int64GetDatum(parts[i].grant_id),
-		                Int64GetDatum(-parts[i].amount), Int64GetDatum(entry_id)};
-		spi.Run(insert_part, args, nullptr);
-	}
+	bool nulls[17] = {false,
+	                  false,
+	                  false,
+	                  false,
+	                  false,
+	                  false,
+	                  false,
+	                  false,
+	                  false,
+	                  reason.empty(),
+	                  !req.feature,
+	                  !req.idempotency_key,
+	                  false,
+	                  req.quantity == Datum(0),
+	                  false,
+	                  false,
+	                  req.metadata == Datum(0)};
+	spi.Run(member.known ? record_charge : record_charge_enroll, args, nulls);
 }
 
 ChargeRequest ChargeArgs(FunctionCallInfo fcinfo) {
@@ -153,14 +172,14 @@ std::string QuantityText(Datum numeric) {
 ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(false);
-	const LockedPool pool = LockPool(spi, req.pool, std::nullopt);
+	LockedPool pool = LockPool(spi, req.pool, req.member, now, std::nullopt);
 	if (req.idempotency_key) {
 		if (auto replay = ReplayCharge(spi, pool.pool_id, req)) {
 			spi.Finish();
 			return *replay;
 		}
 	}
-	LapseDueHolds(spi, pool, now, std::nullopt);
+	LapseDueHolds(spi, pool, req, now, std::nullopt);
 	const Spend spend = DecideSpend(spi, pool, req, now);
 	if (!spend.Succeeded() && mode == ChargeMode::kRaise)
 		throw *spend.decision.error;
@@ -171,8 +190,8 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	out.status = spend.decision.status;
 	out.charged = taken;
 	out.balance = spend.pool_available - taken;
-	out.member_used = AddAmounts(spend.member.usage.used, taken);
-	RecordCharge(spi, pool.pool_id, pool.entry_id, req, spend, out.balance, out.member_used);
+	out.member_used = AddAmounts(pool.member.usage.used, taken);
+	RecordCharge(spi, pool, req, spend, out.balance, out.member_used);
 	spi.Finish();
 	return out;
 }

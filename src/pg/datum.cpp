@@ -90,4 +90,20 @@ Datum StringToText(const std::string &s) {
 	return Guard([&] { return PointerGetDatum(cstring_to_text_with_len(c, static_cast<int>(len))); });
 }
 
+Datum Int64ArrayDatum(const std::vector<std::optional<int64_t>> &values) {
+	const int n = static_cast<int>(values.size());
+	Datum *elems = Guard([&] { return static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1))); });
+	bool *nulls = Guard([&] { return static_cast<bool *>(palloc(sizeof(bool) * (n ? n : 1))); });
+	for (int i = 0; i < n; ++i) {
+		nulls[i] = !values[i];
+		elems[i] = Int64GetDatum(values[i].value_or(0));
+	}
+	return Guard([&] {
+		int dims[1] = {n};
+		int lbs[1] = {1};
+		return PointerGetDatum(
+		    construct_md_array(elems, nulls, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	});
+}
+
 } // namespace credits::pg

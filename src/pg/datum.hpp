@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace credits::pg {
 
@@ -29,5 +30,7 @@ void CheckQuantity(Datum numeric, const char *what);
 // years (so that the result, and now minus it, stay timestamps).
 Timestamp AddInterval(Timestamp at, Datum interval, const char *what);
 Datum StringToText(const std::string &s);
+// An int8[] (nullopt elements are NULL), in the current memory context.
+Datum Int64ArrayDatum(const std::vector<std::optional<int64_t>> &values);
 
 } // namespace credits::pg

@@ -63,13 +63,15 @@ std::optional<int64_t> ReplayHold(SpiSession &spi, int64_t pool_id, const SpendR
 
 // Records a hold: the hold and its parts, the grants' held credits, the
 // member's held usage, the ledger.
-void RecordHold(SpiSession &spi, int64_t pool_id, int64_t hold_id, const SpendRequest &req, Timestamp expires_at,
+void RecordHold(SpiSession &spi, const LockedPool &pool, const SpendRequest &req, Timestamp expires_at,
                 const Spend &spend) {
+	const int64_t pool_id = pool.pool_id;
+	const int64_t hold_id = pool.entry_id;
 	Datum feature = req.feature ? StringToText(*req.feature) : Datum(0);
 	Datum key = req.idempotency_key ? StringToText(*req.idempotency_key) : Datum(0);
 	Datum member_key = StringToText(req.member);
 	const Micros balance_after = spend.pool_available - req.amount;
-	const Micros used = spend.member.usage.used;
+	const Micros used = pool.member.usage.used;
 	{
 		Datum args[] = {Int64GetDatum(pool_id),
 		                Int64GetDatum(hold_id),
@@ -92,7 +94,7 @@ void RecordHold(SpiSession &spi, int64_t pool_id, int64_t hold_id, const SpendRe
 	}
 	{
 		Datum args[] = {Int64GetDatum(pool_id), member_key, Int64GetDatum(req.amount), Int64GetDatum(used),
-		                TimestampTzGetDatum(spend.member.period_start)};
+		                TimestampTzGetDatum(pool.member.period_start)};
 		spi.Run(record_hold, args, nullptr);
 	}
 	{
@@ -119,18 +121,19 @@ void RecordHold(SpiSession &spi, int64_t pool_id, int64_t hold_id, const SpendRe
 int64_t RunHold(const SpendRequest &req, Timestamp expires_at) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(false);
-	const LockedPool pool = LockPool(spi, req.pool, expires_at);
+	LockedPool pool = LockPool(spi, req.pool, req.member, now, expires_at);
 	if (req.idempotency_key) {
 		if (auto replay = ReplayHold(spi, pool.pool_id, req)) {
 			spi.Finish();
 			return *replay;
 		}
 	}
-	LapseDueHolds(spi, pool, now, expires_at);
+	LapseDueHolds(spi, pool, req, now, expires_at);
 	const Spend spend = DecideSpend(spi, pool, req, now);
 	if (!spend.Succeeded())
 		throw *spend.decision.error;
-	RecordHold(spi, pool.pool_id, pool.entry_id, req, expires_at, spend);
+	EnrollMember(spi, pool, req.member);
+	RecordHold(spi, pool, req, expires_at, spend);
 	spi.Finish();
 	return pool.entry_id;
 }

@@ -1,12 +1,16 @@
 // Locking a pool and loading its state for a spend.
 //
 // Every write takes the pool row first (UPDATE ... version + 1): that one
-// lock orders all operations on a pool, so they cannot deadlock, and each
-// later statement of the call reads what the previous holder committed (a
-// fresh snapshot per statement at READ COMMITTED; a 40001 at REPEATABLE READ
-// or SERIALIZABLE when the pool changed after the caller's snapshot). The
-// member, its limit, the pool's live grants and the feature's frequency cap
-// are read after that lock, and DecideSpend applies the core's rules to them.
+// lock orders all operations on a pool, so they cannot deadlock. The same
+// statement reads the member and the pool's live grants. That read uses the
+// statement's snapshot, taken before the lock was granted: it is exact when
+// no other transaction changed the pool between the two, which the statement
+// checks by comparing the version its snapshot sees with the one it locked
+// (every write to a pool's rows bumps the version first). When they differ
+// (the lock waited for a writer that then committed), a second statement,
+// with a fresh snapshot, reads the state again. At REPEATABLE READ or
+// SERIALIZABLE a pool changed after the caller's snapshot raises 40001
+// instead. DecideSpend applies the core's rules to the state.
 #include "pg/pool_state.hpp"
 
 #include "pg/boundary.hpp"
@@ -16,29 +20,70 @@ extern "C" {
 #include "utils/inval.h"
 }
 
+#include <string>
+
 namespace credits::pg {
 
 namespace {
 
-// Locks the pool; a reserve ($2: its hold's expiry, NULL for a charge, which
-// least() ignores) lowers the pool's next hold expiry in the same write. The
-// expiry returned is the new one: a new hold expires after now, so it is due
-// exactly when the old one was. (A replayed reserve lowers it too, to a time
-// no pending hold has: the pool's first write after that time lapses nothing
-// and sets it right.)
-Statement lock_pool{"UPDATE credits.pools SET version = version + 1, next_hold_expiry = least(next_hold_expiry, $2)"
-                    " WHERE pool = $1"
-                    " RETURNING pool_id, nextval('credits.ledger_entry_id_seq'), next_hold_expiry, has_caps",
-                    {TEXTOID, TIMESTAMPTZOID}};
-// The same for a 0.1 schema: its pools have no holds and no caps.
-Statement lock_pool_0_1{"UPDATE credits.pools SET version = version + 1 WHERE pool = $1"
-                        " RETURNING pool_id, nextval('credits.ledger_entry_id_seq'), NULL::timestamptz, false",
-                        {TEXTOID, TIMESTAMPTZOID}};
-enum LockPoolColumn { kLockPoolId = 1, kLockEntryId, kLockNextHoldExpiry, kLockHasCaps };
+// The state columns, after five pool columns: $2 is the member, $3 now.
+const std::string kStateColumns =
+    " m.credit_limit, m.period, m.period_start, m.used, m.held, m.revoked, m.member IS NOT NULL,"
+    " g.grant_id, g.rank, g.expires_at, g.effective_at, g.remaining, (g.member IS NULL OR g.member = $2)";
+std::string StateJoins(const char *pool) {
+	return std::string(" LEFT JOIN credits.members m ON m.pool_id = ") + pool + ".pool_id AND m.member = $2" +
+	       " LEFT JOIN credits.grants g ON g.pool_id = " + pool + ".pool_id AND g.remaining > 0" +
+	       " AND g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $3" +
+	       " AND (g.expires_at IS NULL OR g.expires_at > $3)";
+}
+enum StateColumn {
+	kPoolId = 1,
+	kEntryId,
+	kNextHoldExpiry,
+	kHasCaps,
+	kFresh,
+	kMemberLimit,
+	kMemberPeriod,
+	kMemberPeriodStart,
+	kMemberUsed,
+	kMemberHeld,
+	kMemberRevoked,
+	kMemberKnown,
+	kLotGrantId,
+	kLotRank,
+	kLotExpiresAt,
+	kLotEffectiveAt,
+	kLotRemaining,
+	kLotUsable
+};
 
-Statement find_pool{"SELECT pool_id, next_hold_expiry FROM credits.pools WHERE pool = $1", {TEXTOID}};
-Statement find_pool_0_1{"SELECT pool_id, NULL::timestamptz FROM credits.pools WHERE pool = $1", {TEXTOID}};
-enum FindPoolColumn { kFindPoolId = 1, kFindNextHoldExpiry };
+// Locks the pool ($1) and reads its state. A reserve ($4: its hold's expiry,
+// NULL for a charge, which least() ignores) lowers the pool's next hold
+// expiry in the same write. The expiry returned is the new one: a new hold
+// expires after now, so it is due exactly when the old one was. (A replayed
+// reserve lowers it too, to a time no pending hold has: the pool's first
+// write after that time lapses nothing and sets it right.) `fresh`: the
+// snapshot saw the version this write replaced.
+std::string LockSql(bool v01) {
+	return std::string("WITH l AS (UPDATE credits.pools p SET version = p.version + 1") +
+	       (v01 ? "" : ", next_hold_expiry = least(p.next_hold_expiry, $4)") +
+	       " WHERE p.pool = $1 RETURNING p.pool_id, nextval('credits.ledger_entry_id_seq') AS entry_id," +
+	       (v01 ? " NULL::timestamptz AS next_hold_expiry, false AS has_caps," : " p.next_hold_expiry, p.has_caps,") +
+	       " (SELECT s.version FROM credits.pools s WHERE s.pool_id = p.pool_id) = p.version - 1 AS fresh)"
+	       " SELECT l.pool_id, l.entry_id, l.next_hold_expiry, l.has_caps, l.fresh," +
+	       kStateColumns + " FROM l" + StateJoins("l");
+}
+// The state read by the pool's key, without a lock.
+std::string LoadSql(bool v01) {
+	return std::string("SELECT p.pool_id, NULL::int8, ") +
+	       (v01 ? "NULL::timestamptz, false," : "p.next_hold_expiry, p.has_caps,") + " true," + kStateColumns +
+	       " FROM credits.pools p" + StateJoins("p") + " WHERE p.pool = $1";
+}
+const std::string kLock = LockSql(false), kLock01 = LockSql(true), kLoad = LoadSql(false), kLoad01 = LoadSql(true);
+Statement lock_pool{kLock.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
+Statement lock_pool_0_1{kLock01.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
+Statement load_pool{kLoad.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID}};
+Statement load_pool_0_1{kLoad01.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID}};
 
 Statement lapse_holds{"SELECT credits._lapse_holds($1, $2)", {INT8OID, TIMESTAMPTZOID}};
 
@@ -46,20 +91,8 @@ Statement lower_hold_expiry{
     "UPDATE credits.pools SET next_hold_expiry = least(next_hold_expiry, $2) WHERE pool_id = $1",
     {INT8OID, TIMESTAMPTZOID}};
 
-Statement find_member{"SELECT credit_limit, period, period_start, used, held, revoked"
-                      "  FROM credits.members WHERE pool_id = $1 AND member = $2",
-                      {INT8OID, TEXTOID}};
-enum MemberColumn { kMemberLimit = 1, kMemberPeriod, kMemberPeriodStart, kMemberUsed, kMemberHeld, kMemberRevoked };
-
 Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start) VALUES ($1, $2, $3)",
                         {INT8OID, TEXTOID, TIMESTAMPTZOID}};
-
-Statement live_lots{"SELECT grant_id, rank, expires_at, effective_at, remaining, (member IS NULL OR member = $3)"
-                    "  FROM credits.grants"
-                    " WHERE pool_id = $1 AND remaining > 0 AND voided_at IS NULL AND expired_at IS NULL"
-                    "   AND effective_at <= $2 AND (expires_at IS NULL OR expires_at > $2)",
-                    {INT8OID, TIMESTAMPTZOID, TEXTOID}};
-enum LotColumn { kLotGrantId = 1, kLotRank, kLotExpiresAt, kLotEffectiveAt, kLotRemaining, kLotUsable };
 
 // The cap on a feature, and the member's calls of it inside the window.
 Statement find_cap{"SELECT c.max_calls, c.per::text,"
@@ -74,6 +107,53 @@ std::optional<Timestamp> OptionalTimestamp(SpiSession &spi, uint64_t row, int co
 	if (spi.IsNull(row, column))
 		return std::nullopt;
 	return spi.Int64(row, column);
+}
+
+// Decodes the rows of a lock or load statement (one per live lot, at least
+// one) into `state`; returns whether the read was fresh.
+bool ReadState(SpiSession &spi, uint64_t rows, PoolState &state, Timestamp now) {
+	state.pool_id = spi.Int64(0, kPoolId);
+	state.next_hold_expiry = OptionalTimestamp(spi, 0, kNextHoldExpiry);
+	state.has_caps = spi.Bool(0, kHasCaps);
+	Member &m = state.member;
+	m = Member();
+	m.known = spi.Bool(0, kMemberKnown);
+	if (m.known) {
+		m.usage.period = ParsePeriod(spi.Text(0, kMemberPeriod)).value_or(Period::kMonth);
+		m.period_start = PeriodStart(m.usage.period, now);
+		m.stored_period_current = spi.Int64(0, kMemberPeriodStart) == m.period_start;
+		if (!spi.IsNull(0, kMemberLimit))
+			m.usage.limit = spi.Int64(0, kMemberLimit);
+		m.usage.used = m.stored_period_current ? spi.Int64(0, kMemberUsed) : 0;
+		m.usage.held = spi.Int64(0, kMemberHeld);
+		m.usage.revoked = spi.Bool(0, kMemberRevoked);
+	} else {
+		m.period_start = PeriodStart(Period::kMonth, now);
+	}
+	state.lots.clear();
+	state.lots.reserve(rows);
+	for (uint64_t i = 0; i < rows; ++i) {
+		if (spi.IsNull(i, kLotGrantId))
+			continue;
+		Lot lot;
+		lot.grant_id = spi.Int64(i, kLotGrantId);
+		lot.rank = spi.Int32(i, kLotRank);
+		lot.expires_at = spi.IsNull(i, kLotExpiresAt) ? kEndOfTime : spi.Int64(i, kLotExpiresAt);
+		lot.effective_at = spi.Int64(i, kLotEffectiveAt);
+		lot.remaining = spi.Int64(i, kLotRemaining);
+		lot.usable = spi.Bool(i, kLotUsable);
+		state.lots.push_back(lot);
+	}
+	return spi.Bool(0, kFresh);
+}
+
+// Reads the pool's state by its key, with a fresh snapshot.
+uint64_t RunLoad(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now) {
+	Datum args[] = {StringToText(pool), StringToText(member), TimestampTzGetDatum(now)};
+	uint64_t rows = spi.Run(InstalledSchema() == Schema::k0_1 ? load_pool_0_1 : load_pool, args, nullptr);
+	if (rows == 0)
+		throw UnknownPool(pool);
+	return rows;
 }
 
 std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const SpendRequest &req, Timestamp now) {
@@ -133,20 +213,29 @@ Error IdempotencyConflict(const std::string &key, const std::string &what, Micro
 	             "Use a new key for a new " + what + "; repeat a " + what + " only with the same arguments.");
 }
 
-LockedPool LockPool(SpiSession &spi, const std::string &pool, std::optional<Timestamp> hold_expiry) {
-	Datum args[] = {StringToText(pool), TimestampTzGetDatum(hold_expiry.value_or(0))};
-	bool nulls[] = {false, !hold_expiry};
-	if (spi.Run(InstalledSchema() == Schema::k0_1 ? lock_pool_0_1 : lock_pool, args, nulls) == 0)
+LockedPool LockPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now,
+                    std::optional<Timestamp> hold_expiry) {
+	Datum args[] = {StringToText(pool), StringToText(member), TimestampTzGetDatum(now),
+	                TimestampTzGetDatum(hold_expiry.value_or(0))};
+	bool nulls[] = {false, false, false, !hold_expiry};
+	uint64_t rows = spi.Run(InstalledSchema() == Schema::k0_1 ? lock_pool_0_1 : lock_pool, args, nulls);
+	if (rows == 0)
 		throw UnknownPool(pool);
 	LockedPool locked;
-	locked.pool_id = spi.Int64(0, kLockPoolId);
-	locked.entry_id = spi.Int64(0, kLockEntryId);
-	locked.next_hold_expiry = OptionalTimestamp(spi, 0, kLockNextHoldExpiry);
-	locked.has_caps = spi.Bool(0, kLockHasCaps);
+	locked.entry_id = spi.Int64(0, kEntryId);
+	if (!ReadState(spi, rows, locked, now)) // the lock waited for another writer: read what it committed
+		ReadState(spi, RunLoad(spi, pool, member, now), locked, now);
 	return locked;
 }
 
-void LapseDueHolds(SpiSession &spi, const LockedPool &pool, Timestamp now, std::optional<Timestamp> hold_expiry) {
+PoolState LoadPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now) {
+	PoolState state;
+	ReadState(spi, RunLoad(spi, pool, member, now), state, now);
+	return state;
+}
+
+void LapseDueHolds(SpiSession &spi, LockedPool &pool, const SpendRequest &req, Timestamp now,
+                   std::optional<Timestamp> hold_expiry) {
 	if (!pool.next_hold_expiry || *pool.next_hold_expiry > now)
 		return;
 	Datum args[] = {Int64GetDatum(pool.pool_id), TimestampTzGetDatum(now)};
@@ -155,71 +244,29 @@ void LapseDueHolds(SpiSession &spi, const LockedPool &pool, Timestamp now, std::
 		Datum expiry[] = {Int64GetDatum(pool.pool_id), TimestampTzGetDatum(*hold_expiry)};
 		spi.Run(lower_hold_expiry, expiry, nullptr);
 	}
+	// the lapse gave credits back to grants and took held usage off members
+	const int64_t entry_id = pool.entry_id;
+	ReadState(spi, RunLoad(spi, req.pool, req.member, now), pool, now);
+	pool.entry_id = entry_id;
 }
 
-PoolRow FindPool(SpiSession &spi, const std::string &pool) {
-	Datum key = StringToText(pool);
-	if (spi.Run(InstalledSchema() == Schema::k0_1 ? find_pool_0_1 : find_pool, &key, nullptr) == 0)
-		throw UnknownPool(pool);
-	PoolRow row;
-	row.pool_id = spi.Int64(0, kFindPoolId);
-	row.next_hold_expiry = OptionalTimestamp(spi, 0, kFindNextHoldExpiry);
-	return row;
-}
-
-Member LoadMember(SpiSession &spi, int64_t pool_id, const std::string &member, Timestamp now, bool enroll) {
-	Member m;
-	Datum key = StringToText(member);
-	Datum args[] = {Int64GetDatum(pool_id), key};
-	if (spi.Run(find_member, args, nullptr) == 0) {
-		m.period_start = PeriodStart(Period::kMonth, now);
-		if (enroll) {
-			Datum ins[] = {Int64GetDatum(pool_id), key, TimestampTzGetDatum(m.period_start)};
-			spi.Run(enroll_member, ins, nullptr);
-		}
-		return m;
-	}
-	m.usage.period = ParsePeriod(spi.Text(0, kMemberPeriod)).value_or(Period::kMonth);
-	m.period_start = PeriodStart(m.usage.period, now);
-	m.stored_period_current = spi.Int64(0, kMemberPeriodStart) == m.period_start;
-	if (!spi.IsNull(0, kMemberLimit))
-		m.usage.limit = spi.Int64(0, kMemberLimit);
-	m.usage.used = m.stored_period_current ? spi.Int64(0, kMemberUsed) : 0;
-	m.usage.held = spi.Int64(0, kMemberHeld);
-	m.usage.revoked = spi.Bool(0, kMemberRevoked);
-	return m;
-}
-
-std::vector<Lot> LoadLots(SpiSession &spi, int64_t pool_id, const std::string &member, Timestamp now) {
-	Datum args[] = {Int64GetDatum(pool_id), TimestampTzGetDatum(now), StringToText(member)};
-	uint64_t n = spi.Run(live_lots, args, nullptr);
-	std::vector<Lot> lots;
-	lots.reserve(n);
-	for (uint64_t i = 0; i < n; ++i) {
-		Lot lot;
-		lot.grant_id = spi.Int64(i, kLotGrantId);
-		lot.rank = spi.Int32(i, kLotRank);
-		lot.expires_at = spi.IsNull(i, kLotExpiresAt) ? kEndOfTime : spi.Int64(i, kLotExpiresAt);
-		lot.effective_at = spi.Int64(i, kLotEffectiveAt);
-		lot.remaining = spi.Int64(i, kLotRemaining);
-		lot.usable = spi.Bool(i, kLotUsable);
-		lots.push_back(lot);
-	}
-	return lots;
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member) {
+	if (pool.member.known)
+		return;
+	Datum args[] = {Int64GetDatum(pool.pool_id), StringToText(member), TimestampTzGetDatum(pool.member.period_start)};
+	spi.Run(enroll_member, args, nullptr);
 }
 
 Spend DecideSpend(SpiSession &spi, const LockedPool &pool, const SpendRequest &req, Timestamp now) {
 	Spend spend;
-	spend.member = LoadMember(spi, pool.pool_id, req.member, now, true);
-	std::vector<Lot> lots = LoadLots(spi, pool.pool_id, req.member, now);
 	std::optional<FrequencyCap> cap;
 	if (pool.has_caps && req.feature)
 		cap = LoadCap(spi, pool.pool_id, req, now);
-	spend.pool_available = TotalRemaining(lots, false);
+	spend.pool_available = TotalRemaining(pool.lots, false);
 	spend.decision =
-	    DecideCharge(req.pool, req.member, spend.member.usage, req.amount, TotalRemaining(lots, true), cap);
+	    DecideCharge(req.pool, req.member, pool.member.usage, req.amount, TotalRemaining(pool.lots, true), cap);
 	if (spend.Succeeded()) {
-		auto allocated = Allocate(std::move(lots), req.amount);
+		auto allocated = Allocate(pool.lots, req.amount);
 		if (!allocated) // DecideCharge saw enough credits; this cannot happen
 			throw Error(sqlstate::kInsufficientCredits, "credits changed during a charge");
 		spend.parts = std::move(*allocated);

@@ -1,6 +1,7 @@
 // Locking a pool and loading what a spend (a charge or a hold) decides on:
-// the member's usage, the pool's live grants, the feature's frequency cap;
-// and the decision itself, shared by charge.cpp and hold.cpp.
+// the member's usage and the pool's live grants, in the statement that takes
+// the lock; the feature's frequency cap; and the decision itself, shared by
+// charge.cpp and hold.cpp.
 #pragma once
 #include "core/deduction.hpp"
 #include "core/error.hpp"
@@ -24,48 +25,50 @@ struct SpendRequest {
 	Datum metadata = 0; // jsonb, 0 when NULL
 };
 
-// The pool row as a write locked it.
-struct LockedPool {
-	int64_t pool_id = 0;
-	int64_t entry_id = 0; // a fresh ledger entry id for the call's head entry
-	std::optional<Timestamp> next_hold_expiry;
-	bool has_caps = false;
-};
-
-// Locks the pool row (the one lock order of every write); a reserve passes
-// its hold's expiry, which lowers the pool's next hold expiry in the same
-// write. CR004 when the pool is unknown.
-LockedPool LockPool(SpiSession &spi, const std::string &pool, std::optional<Timestamp> hold_expiry);
-
-// Lapses the pool's holds past their TTL when one is due. A reserve passes
-// its hold's expiry again: lapsing recomputes the pool's next expiry from
-// the pending holds, which do not include the new one yet.
-void LapseDueHolds(SpiSession &spi, const LockedPool &pool, Timestamp now, std::optional<Timestamp> hold_expiry);
-
-// The pool read without a lock (balance()): its id and next hold expiry.
-struct PoolRow {
-	int64_t pool_id = 0;
-	std::optional<Timestamp> next_hold_expiry;
-};
-PoolRow FindPool(SpiSession &spi, const std::string &pool);
-
 struct Member {
 	MemberUsage usage;
-	Timestamp period_start = 0; // of the current period
-	bool stored_period_current = true;
+	Timestamp period_start = 0;        // of the current period
+	bool stored_period_current = true; // the row's usage counts this period
+	bool known = false;                // the pool has enrolled it
 };
 
-// The member with its usage in the current period; an unknown member is
-// enrolled when `enroll` (a spend), or read as a new one (balance()).
-Member LoadMember(SpiSession &spi, int64_t pool_id, const std::string &member, Timestamp now, bool enroll);
-
-// Every lot the pool can spend now; `usable` marks those the member may use.
-std::vector<Lot> LoadLots(SpiSession &spi, int64_t pool_id, const std::string &member, Timestamp now);
-
-// A spend decided: the member, the pool's available credits before it, and
-// the grants it takes (in deduction order) when it succeeds.
-struct Spend {
+// A pool as a spend (or balance()) sees it.
+struct PoolState {
+	int64_t pool_id = 0;
+	std::optional<Timestamp> next_hold_expiry;
+	bool has_caps = false;
 	Member member;
+	std::vector<Lot> lots; // every lot the pool can spend now; `usable` by the member
+};
+
+// The pool as a write locked it.
+struct LockedPool : PoolState {
+	int64_t entry_id = 0; // a fresh ledger entry id for the call's head entry
+};
+
+// Locks the pool row (the one lock order of every write) and reads the
+// member and the live lots in the same statement; a reserve passes its
+// hold's expiry, which lowers the pool's next hold expiry in the same write.
+// CR004 when the pool is unknown.
+LockedPool LockPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now,
+                    std::optional<Timestamp> hold_expiry);
+
+// The same state read without a lock (balance()).
+PoolState LoadPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now);
+
+// Lapses the pool's holds past their TTL when one is due, and reads the
+// state again. A reserve passes its hold's expiry again: lapsing recomputes
+// the pool's next expiry from the pending holds, which do not include the
+// new one yet.
+void LapseDueHolds(SpiSession &spi, LockedPool &pool, const SpendRequest &request, Timestamp now,
+                   std::optional<Timestamp> hold_expiry);
+
+// Enrols the member when the pool does not know it yet (with no usage).
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member);
+
+// A spend decided: the pool's available credits before it, and the grants
+// it takes (in deduction order) when it succeeds.
+struct Spend {
 	Micros pool_available = 0;
 	ChargeDecision decision;
 	std::vector<Part> parts;

@@ -20,8 +20,8 @@ void SpiSession::Finish() {
 
 uint64_t SpiSession::Run(Statement &statement, const Datum *values, const bool *nulls) {
 	const int nargs = static_cast<int>(statement.types.size());
-	char flags[16];
-	if (nargs > 16)
+	char flags[32];
+	if (nargs > 32)
 		throw std::logic_error("too many SPI parameters");
 	for (int i = 0; i < nargs; ++i)
 		flags[i] = nulls && nulls[i] ? 'n' : ' ';
