@@ -22,40 +22,66 @@ Statement find_key{"SELECT entry_id, member, requested, feature, quantity, balan
                    {INT8OID, TEXTOID}};
 enum KeyColumn { kKeyEntryId = 1, kKeyMember, kKeyRequested, kKeyFeature, kKeyQuantity, kKeyBalance, kKeyUsed };
 
-// Records a charge attempt in one statement: what it takes from each grant
-// ($3 grant ids, $4 amounts, in deduction order), the member's usage ($6 in
-// the period starting $7, when $5), and the ledger: the head entry ($8),
-// which carries the first part, then one entry per further part. A refused
-// attempt passes one part of no grant and 0: its head moves nothing.
-const std::string kRecordHead =
-    "INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, grant_id, amount, charge_id, status, reason,"
-    "  feature, idempotency_key, requested, quantity, balance_after, member_used_after, metadata)"
-    " SELECT CASE WHEN t.n = 1 THEN $8 ELSE nextval('credits.ledger_entry_id_seq') END, $1, 'charge', $2, t.grant_id,"
-    "        -t.amount, $8, CASE WHEN t.n = 1 THEN $9 END, CASE WHEN t.n = 1 THEN $10 END,"
-    "        CASE WHEN t.n = 1 THEN $11 END, CASE WHEN t.n = 1 THEN $12 END, CASE WHEN t.n = 1 THEN $13 END,"
-    "        CASE WHEN t.n = 1 THEN $14 END, CASE WHEN t.n = 1 THEN $15 END, CASE WHEN t.n = 1 THEN $16 END,"
-    "        CASE WHEN t.n = 1 THEN $17 END"
-    "   FROM unnest($3::int8[], $4::int8[]) WITH ORDINALITY AS t(grant_id, amount, n)";
-const std::string kTakeFromGrants = "WITH taken AS (UPDATE credits.grants g SET remaining = g.remaining - t.amount"
-                                    "  FROM unnest($3::int8[], $4::int8[]) AS t(grant_id, amount)"
-                                    " WHERE g.pool_id = $1 AND g.grant_id = t.grant_id), ";
-// A member the pool knows: its usage is updated (the usage guard checks it).
-const std::string kRecordCharge = kTakeFromGrants +
-                                  "usage AS (UPDATE credits.members SET used = $6, period_start = $7"
-                                  " WHERE pool_id = $1 AND member = $2 AND $5) " +
-                                  kRecordHead;
-// A member it does not know yet is enrolled with its usage.
-const std::string kRecordChargeEnroll = kTakeFromGrants +
-                                        "enrolled AS (INSERT INTO credits.members (pool_id, member, period_start, used)"
-                                        " VALUES ($1, $2, $7, $6)) " +
-                                        kRecordHead;
-#define RECORD_CHARGE_TYPES                                                                                            \
-	{                                                                                                                  \
-		INT8OID, TEXTOID, INT8ARRAYOID, INT8ARRAYOID, BOOLOID, INT8OID, TIMESTAMPTZOID, INT8OID, TEXTOID, TEXTOID,     \
-		    TEXTOID, TEXTOID, INT8OID, NUMERICOID, INT8OID, INT8OID, JSONBOID                                          \
+// Records a charge attempt in one statement, of parameters
+//   $1 pool id, $2 member, $3 grant ids and $4 amounts taken from them (in
+//   deduction order; a refused attempt passes {NULL} and {0}), $5 whether
+//   the member's usage changes, $6 its usage, $7 the period it counts,
+//   $8 the head entry's id, $9 .. $17 the head's status, reason, feature,
+//   idempotency key, requested amount, quantity, balance and member usage
+//   after, metadata.
+// It takes from the grants, records the member's usage (an update, which the
+// usage guard checks, or the enrolment of a member the pool did not know),
+// and writes the ledger: the head entry, which carries the first part, then
+// one entry per further part. Each combination of what it writes is its own
+// prepared statement, as simple as that case allows: most charges take from
+// one grant.
+enum class GrantsWrite { kNone, kOne, kMany };
+enum class MemberWrite { kNone, kUpdate, kEnroll };
+
+std::string RecordSql(GrantsWrite grants, MemberWrite member) {
+	std::vector<std::string> ctes;
+	if (grants == GrantsWrite::kOne)
+		ctes.push_back("taken AS (UPDATE credits.grants SET remaining = remaining - $4[1]"
+		               " WHERE pool_id = $1 AND grant_id = $3[1])");
+	else if (grants == GrantsWrite::kMany)
+		ctes.push_back("taken AS (UPDATE credits.grants g SET remaining = g.remaining - t.amount"
+		               " FROM unnest($3::int8[], $4::int8[]) AS t(grant_id, amount)"
+		               " WHERE g.pool_id = $1 AND g.grant_id = t.grant_id)");
+	if (member == MemberWrite::kUpdate)
+		ctes.push_back("usage AS (UPDATE credits.members SET used = $6, period_start = $7"
+		               " WHERE pool_id = $1 AND member = $2)");
+	else if (member == MemberWrite::kEnroll)
+		ctes.push_back("enrolled AS (INSERT INTO credits.members (pool_id, member, period_start, used)"
+		               " VALUES ($1, $2, $7, CASE WHEN $5 THEN $6 ELSE 0 END))");
+	std::string sql;
+	for (size_t i = 0; i < ctes.size(); ++i)
+		sql += (i == 0 ? "WITH " : ", ") + ctes[i];
+	sql += " INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, grant_id, amount, charge_id, status,"
+	       "  reason, feature, idempotency_key, requested, quantity, balance_after, member_used_after, metadata)";
+	if (grants != GrantsWrite::kMany)
+		return sql + " VALUES ($8, $1, 'charge', $2, $3[1], -$4[1], $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+	return sql + " SELECT CASE WHEN t.n = 1 THEN $8 ELSE nextval('credits.ledger_entry_id_seq') END, $1, 'charge',"
+	             "  $2, t.grant_id, -t.amount, $8, CASE WHEN t.n = 1 THEN $9 END, CASE WHEN t.n = 1 THEN $10 END,"
+	             "  CASE WHEN t.n = 1 THEN $11 END, CASE WHEN t.n = 1 THEN $12 END, CASE WHEN t.n = 1 THEN $13 END,"
+	             "  CASE WHEN t.n = 1 THEN $14 END, CASE WHEN t.n = 1 THEN $15 END, CASE WHEN t.n = 1 THEN $16 END,"
+	             "  CASE WHEN t.n = 1 THEN $17 END"
+	             " FROM unnest($3::int8[], $4::int8[]) WITH ORDINALITY AS t(grant_id, amount, n)";
+}
+
+Statement &RecordStatement(GrantsWrite grants, MemberWrite member) {
+	static std::string sql[3][3];
+	static Statement statements[3][3] = {};
+	const int g = static_cast<int>(grants), m = static_cast<int>(member);
+	Statement &statement = statements[g][m];
+	if (statement.sql == nullptr) {
+		sql[g][m] = RecordSql(grants, member);
+		statement.sql = sql[g][m].c_str();
+		statement.types = {INT8OID,        TEXTOID,    INT8ARRAYOID, INT8ARRAYOID, BOOLOID, INT8OID,
+		                   TIMESTAMPTZOID, INT8OID,    TEXTOID,      TEXTOID,      TEXTOID, TEXTOID,
+		                   INT8OID,        NUMERICOID, INT8OID,      INT8OID,      JSONBOID};
 	}
-Statement record_charge{kRecordCharge.c_str(), RECORD_CHARGE_TYPES};
-Statement record_charge_enroll{kRecordChargeEnroll.c_str(), RECORD_CHARGE_TYPES};
+	return statement;
+}
 
 std::optional<std::string> OptionalText(SpiSession &spi, uint64_t row, int column) {
 	if (spi.IsNull(row, column))
@@ -140,7 +166,13 @@ void RecordCharge(SpiSession &spi, const LockedPool &pool, const ChargeRequest &
 	                  false,
 	                  false,
 	                  req.metadata == Datum(0)};
-	spi.Run(member.known ? record_charge : record_charge_enroll, args, nulls);
+	const GrantsWrite grants = spend.parts.empty()       ? GrantsWrite::kNone
+	                           : spend.parts.size() == 1 ? GrantsWrite::kOne
+	                                                     : GrantsWrite::kMany;
+	const MemberWrite member_write = !member.known   ? MemberWrite::kEnroll
+	                                 : usage_changes ? MemberWrite::kUpdate
+	                                                 : MemberWrite::kNone;
+	spi.Run(RecordStatement(grants, member_write), args, nulls);
 }
 
 ChargeRequest ChargeArgs(FunctionCallInfo fcinfo) {

@@ -28,7 +28,7 @@ uint64_t SpiSession::Run(Statement &statement, const Datum *values, const bool *
 	const bool read_only = read_only_;
 	return Guard([&] {
 		if (statement.plan == nullptr) {
-			SPIPlanPtr plan = SPI_prepare(statement.sql, nargs, const_cast<Oid *>(statement.types.begin()));
+			SPIPlanPtr plan = SPI_prepare(statement.sql, nargs, statement.types.data());
 			if (plan == nullptr)
 				elog(ERROR, "credits: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 			if (SPI_keepplan(plan) != 0)

@@ -4,14 +4,14 @@
 #include "pg/postgres.hpp"
 
 #include <cstdint>
-#include <initializer_list>
+#include <vector>
 #include <string>
 
 namespace credits::pg {
 
 struct Statement {
 	const char *sql;
-	std::initializer_list<Oid> types;
+	std::vector<Oid> types;
 	SPIPlanPtr plan = nullptr;
 };
 
