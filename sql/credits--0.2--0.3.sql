@@ -541,6 +541,17 @@ BEGIN
 END
 $$;
 
+-- New in 0.3: batch charges.
+-- Many charges in one call: each event as try_charge would decide it, in
+-- array order; rows back in ord order.
+CREATE FUNCTION credits.charge_many(pools text[], members text[], amounts numeric[], features text[] DEFAULT NULL,
+                                    idempotency_keys text[] DEFAULT NULL, metadata jsonb[] DEFAULT NULL)
+RETURNS TABLE (ord integer, charge_id bigint, status text, charged numeric, balance numeric, member_used numeric,
+               replayed boolean, reason text)
+AS 'MODULE_PATHNAME', 'credits_charge_many'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
 -------------------------------------------------------------------------------
 -- Privileges of what was made again, and comments
 -------------------------------------------------------------------------------
@@ -551,6 +562,7 @@ TO credits_reader;
 GRANT SELECT ON credits._lapsed_hold_parts TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits._flows(bigint) TO credits_reader;
 GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) TO credits_app;
 
 -- One line on every public function, procedure and view (\df+, \dv+).
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
@@ -592,6 +604,8 @@ COMMENT ON VIEW credits.monthly_summary IS 'Per pool and month: allocated, consu
 COMMENT ON VIEW credits.usage_by_feature IS 'Per pool, month, member and feature: calls and credits charged.';
 COMMENT ON FUNCTION credits.statement(text, timestamptz, timestamptz, text) IS 'A pool''s flows of credits for any range, by day or month.';
 COMMENT ON FUNCTION credits.verify() IS 'Every broken invariant of the credits data; empty when balances equal the ledger.';
+
+COMMENT ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) IS 'Charges many events in one call, each as try_charge would; one row per event, in order.';
 
 -- 0.2 left PUBLIC's default EXECUTE on some internal functions and the
 -- default (NULL) ACL on two sequences; 0.3 revokes everything from PUBLIC.

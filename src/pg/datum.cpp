@@ -90,7 +90,7 @@ Datum StringToText(const std::string &s) {
 	return Guard([&] { return PointerGetDatum(cstring_to_text_with_len(c, static_cast<int>(len))); });
 }
 
-Datum Int64ArrayDatum(const std::vector<std::optional<int64_t>> &values) {
+Datum Int64ArrayDatum(const std::vector<std::optional<int64_t>> &values, Oid type) {
 	const int n = static_cast<int>(values.size());
 	Datum *elems = Guard([&] { return static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1))); });
 	bool *nulls = Guard([&] { return static_cast<bool *>(palloc(sizeof(bool) * (n ? n : 1))); });
@@ -102,7 +102,7 @@ Datum Int64ArrayDatum(const std::vector<std::optional<int64_t>> &values) {
 		int dims[1] = {n};
 		int lbs[1] = {1};
 		return PointerGetDatum(
-		    construct_md_array(elems, nulls, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		    construct_md_array(elems, nulls, 1, dims, lbs, type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	});
 }
 

@@ -115,35 +115,12 @@ bool ReadState(SpiSession &spi, uint64_t rows, PoolState &state, Timestamp now) 
 	state.pool_id = spi.Int64(0, kPoolId);
 	state.next_hold_expiry = OptionalTimestamp(spi, 0, kNextHoldExpiry);
 	state.has_caps = spi.Bool(0, kHasCaps);
-	Member &m = state.member;
-	m = Member();
-	m.known = spi.Bool(0, kMemberKnown);
-	if (m.known) {
-		m.usage.period = ParsePeriod(spi.Text(0, kMemberPeriod)).value_or(Period::kMonth);
-		m.period_start = PeriodStart(m.usage.period, now);
-		m.stored_period_current = spi.Int64(0, kMemberPeriodStart) == m.period_start;
-		if (!spi.IsNull(0, kMemberLimit))
-			m.usage.limit = spi.Int64(0, kMemberLimit);
-		m.usage.used = m.stored_period_current ? spi.Int64(0, kMemberUsed) : 0;
-		m.usage.held = spi.Int64(0, kMemberHeld);
-		m.usage.revoked = spi.Bool(0, kMemberRevoked);
-	} else {
-		m.period_start = PeriodStart(Period::kMonth, now);
-	}
+	state.member = ReadMember(spi, 0, kMemberLimit, now);
 	state.lots.clear();
 	state.lots.reserve(rows);
-	for (uint64_t i = 0; i < rows; ++i) {
-		if (spi.IsNull(i, kLotGrantId))
-			continue;
-		Lot lot;
-		lot.grant_id = spi.Int64(i, kLotGrantId);
-		lot.rank = spi.Int32(i, kLotRank);
-		lot.expires_at = spi.IsNull(i, kLotExpiresAt) ? kEndOfTime : spi.Int64(i, kLotExpiresAt);
-		lot.effective_at = spi.Int64(i, kLotEffectiveAt);
-		lot.remaining = spi.Int64(i, kLotRemaining);
-		lot.usable = spi.Bool(i, kLotUsable);
-		state.lots.push_back(lot);
-	}
+	for (uint64_t i = 0; i < rows; ++i)
+		if (!spi.IsNull(i, kLotGrantId))
+			state.lots.push_back(ReadLot(spi, i, kLotGrantId));
 	return spi.Bool(0, kFresh);
 }
 
@@ -156,18 +133,53 @@ uint64_t RunLoad(SpiSession &spi, const std::string &pool, const std::string &me
 	return rows;
 }
 
-std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const SpendRequest &req, Timestamp now) {
-	Datum args[] = {Int64GetDatum(pool_id), StringToText(req.member), StringToText(*req.feature),
-	                TimestampTzGetDatum(now)};
+} // namespace
+
+Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now) {
+	enum { kLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kKnown };
+	Member m;
+	m.known = spi.Bool(row, first + kKnown);
+	if (!m.known) {
+		m.period_start = PeriodStart(Period::kMonth, now);
+		return m;
+	}
+	m.usage.period = ParsePeriod(spi.Text(row, first + kPeriod)).value_or(Period::kMonth);
+	m.period_start = PeriodStart(m.usage.period, now);
+	m.stored_period_current = spi.Int64(row, first + kPeriodStart) == m.period_start;
+	if (!spi.IsNull(row, first + kLimit))
+		m.usage.limit = spi.Int64(row, first + kLimit);
+	m.usage.used = m.stored_period_current ? spi.Int64(row, first + kUsed) : 0;
+	m.usage.held = spi.Int64(row, first + kHeld);
+	m.usage.revoked = spi.Bool(row, first + kRevoked);
+	return m;
+}
+
+Lot ReadLot(SpiSession &spi, uint64_t row, int first) {
+	enum { kGrantId, kRank, kExpiresAt, kEffectiveAt, kRemaining, kUsable };
+	Lot lot;
+	lot.grant_id = spi.Int64(row, first + kGrantId);
+	lot.rank = spi.Int32(row, first + kRank);
+	lot.expires_at = spi.IsNull(row, first + kExpiresAt) ? kEndOfTime : spi.Int64(row, first + kExpiresAt);
+	lot.effective_at = spi.Int64(row, first + kEffectiveAt);
+	lot.remaining = spi.Int64(row, first + kRemaining);
+	lot.usable = spi.Bool(row, first + kUsable);
+	return lot;
+}
+
+std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const std::string &member,
+                                    const std::string &feature, Timestamp now) {
+	Datum args[] = {Int64GetDatum(pool_id), StringToText(member), StringToText(feature), TimestampTzGetDatum(now)};
 	if (spi.Run(find_cap, args, nullptr) == 0)
 		return std::nullopt;
 	FrequencyCap cap;
-	cap.feature = *req.feature;
+	cap.feature = feature;
 	cap.max_calls = spi.Int32(0, kCapMaxCalls);
 	cap.per = spi.Text(0, kCapPer);
 	cap.calls_in_window = spi.Int64(0, kCapCalls);
 	return cap;
 }
+
+namespace {
 
 // The schema cache: reset by any relcache invalidation. Those are rare next
 // to charges (DDL, VACUUM and ANALYZE send them), and an update always sends
@@ -261,7 +273,7 @@ Spend DecideSpend(SpiSession &spi, const LockedPool &pool, const SpendRequest &r
 	Spend spend;
 	std::optional<FrequencyCap> cap;
 	if (pool.has_caps && req.feature)
-		cap = LoadCap(spi, pool.pool_id, req, now);
+		cap = LoadCap(spi, pool.pool_id, req.member, *req.feature, now);
 	spend.pool_available = TotalRemaining(pool.lots, false);
 	spend.decision =
 	    DecideCharge(req.pool, req.member, pool.member.usage, req.amount, TotalRemaining(pool.lots, true), cap);

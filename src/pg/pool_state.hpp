@@ -78,6 +78,18 @@ struct Spend {
 };
 Spend DecideSpend(SpiSession &spi, const LockedPool &pool, const SpendRequest &request, Timestamp now);
 
+// The member's columns of a state row from column `first` on (credit_limit,
+// period, period_start, used, held, revoked, known), with its usage in the
+// current period; and a lot's (grant_id, rank, expires_at, effective_at,
+// remaining, usable).
+Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now);
+Lot ReadLot(SpiSession &spi, uint64_t row, int first);
+
+// The frequency cap on a feature in a pool, with the member's calls of it in
+// its window; nullopt when the feature has none.
+std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const std::string &member,
+                                    const std::string &feature, Timestamp now);
+
 Error UnknownPool(const std::string &pool);
 Error IdempotencyConflict(const std::string &key, const std::string &what, Micros first_amount,
                           const std::string &first_member, const std::optional<std::string> &first_feature);
