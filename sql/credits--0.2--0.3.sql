@@ -541,6 +541,49 @@ BEGIN
 END
 $$;
 
+-- A charge's result says which limit fired (reason), and charge_usage has a
+-- try_ form.
+ALTER TYPE credits.charge_result ADD ATTRIBUTE reason text;
+CREATE OR REPLACE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h credits.holds;
+	v_amount bigint;
+	v_id bigint;
+	v_used bigint;
+	v_balance bigint;
+BEGIN
+	PERFORM credits._require('hold_id', hold_id);
+	v_amount := credits._amount(amount, 'amount');
+	h := credits._pending_hold(hold_id);
+	v_amount := coalesce(v_amount, h.amount);
+	IF v_amount > h.amount THEN
+		RAISE EXCEPTION 'cannot capture % credits: hold % holds %', amount, hold_id, credits._to_credits(h.amount)
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Capture at most what was reserved, or reserve more.';
+	END IF;
+	v_id := nextval('credits.ledger_entry_id_seq');
+	PERFORM credits._unhold(h.pool_id, h.hold_id, v_amount, v_id, 'captured', 'rest of hold released', now());
+	SELECT m.used INTO v_used FROM credits.members m WHERE m.pool_id = h.pool_id AND m.member = h.member;
+	v_balance := credits._available(h.pool_id, now());
+	INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, charge_id, hold_id, status, feature,
+	                            requested, balance_after, member_used_after, metadata)
+	VALUES (v_id, h.pool_id, 'capture', h.member, v_id, h.hold_id, 'succeeded', h.feature,
+	        v_amount, v_balance, v_used, coalesce(capture.metadata, h.metadata));
+	RETURN ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
+	           credits._to_credits(v_used), false, NULL)::credits.charge_result;
+END
+$$;
+
+CREATE FUNCTION credits.try_charge_usage(pool text, member text, feature text, quantity numeric,
+                                         idempotency_key text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_try_charge_usage'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
 -- New in 0.3: batch charges.
 -- Many charges in one call: each event as try_charge would decide it, in
 -- array order; rows back in ord order.
@@ -563,6 +606,7 @@ GRANT SELECT ON credits._lapsed_hold_parts TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits._flows(bigint) TO credits_reader;
 GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) TO credits_app;
 
 -- One line on every public function, procedure and view (\df+, \dv+).
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
@@ -605,6 +649,7 @@ COMMENT ON VIEW credits.usage_by_feature IS 'Per pool, month, member and feature
 COMMENT ON FUNCTION credits.statement(text, timestamptz, timestamptz, text) IS 'A pool''s flows of credits for any range, by day or month.';
 COMMENT ON FUNCTION credits.verify() IS 'Every broken invariant of the credits data; empty when balances equal the ledger.';
 
+COMMENT ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) IS 'Charges like charge_usage(), but returns a refusal as a status and logs the failed attempt.';
 COMMENT ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) IS 'Charges many events in one call, each as try_charge would; one row per event, in order.';
 
 -- 0.2 left PUBLIC's default EXECUTE on some internal functions and the

@@ -8,9 +8,9 @@
 SELECT credits.create_pool('errors_acme') > 0 AS created;
 SELECT credits.grant('errors_acme', 100) > 0 AS granted;
 SELECT credits.set_member_limit('errors_acme', 'carol', 10);
-SELECT credits.charge('errors_acme', 'carol', 8) IS NOT NULL AS charged;
+SELECT (credits.charge('errors_acme', 'carol', 8)).status = 'succeeded' AS charged;
 SELECT credits.revoke_access('errors_acme', 'dave');
-SELECT credits.charge('errors_acme', 'alice', 1, idempotency_key => 'order-1') IS NOT NULL AS charged;
+SELECT (credits.charge('errors_acme', 'alice', 1, idempotency_key => 'order-1')).status = 'succeeded' AS charged;
 SELECT count(*) AS entries FROM credits.ledger_entries WHERE pool = 'errors_acme' \gset
 
 -------------------------------------------------------------------------------

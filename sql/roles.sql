@@ -47,7 +47,7 @@ INSERT INTO contract VALUES
 	('subscribe', 'owner'), ('cancel_subscription', 'owner'),
 	('renew_subscriptions', 'owner'), ('expire_grants', 'owner'), ('expire_holds', 'owner'),
 	('maintain', 'owner'), ('verify', 'owner'),
-	('charge', 'app'), ('try_charge', 'app'), ('charge_usage', 'app'), ('charge_many', 'app'),
+	('charge', 'app'), ('try_charge', 'app'), ('charge_usage', 'app'), ('charge_many', 'app'), ('try_charge_usage', 'app'),
 	('reserve', 'app'), ('capture', 'app'), ('release', 'app'),
 	('balance', 'app, reader'),
 	('statement', 'reader'),

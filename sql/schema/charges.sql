@@ -23,6 +23,12 @@ RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_charge_usage'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+CREATE FUNCTION credits.try_charge_usage(pool text, member text, feature text, quantity numeric,
+                                         idempotency_key text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_try_charge_usage'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
 -- Many charges in one call: each event as try_charge would decide it, in
 -- array order; rows back in ord order.
 CREATE FUNCTION credits.charge_many(pools text[], members text[], amounts numeric[], features text[] DEFAULT NULL,
@@ -38,4 +44,5 @@ COMMENT ON FUNCTION credits.charge(text, text, numeric, text, text, jsonb) IS 'C
 COMMENT ON FUNCTION credits.try_charge(text, text, numeric, text, text, jsonb) IS 'Charges like charge(), but returns a refusal as a status and logs the failed attempt.';
 COMMENT ON FUNCTION credits.balance(text, text) IS 'The credits a pool, or one member of it, can spend now.';
 COMMENT ON FUNCTION credits.charge_usage(text, text, text, numeric, text, jsonb) IS 'Charges a quantity of a feature at the rate in force now.';
+COMMENT ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) IS 'Charges like charge_usage(), but returns a refusal as a status and logs the failed attempt.';
 COMMENT ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) IS 'Charges many events in one call, each as try_charge would; one row per event, in order.';

@@ -169,7 +169,7 @@ BEGIN
 	VALUES (v_id, h.pool_id, 'capture', h.member, v_id, h.hold_id, 'succeeded', h.feature,
 	        v_amount, v_balance, v_used, coalesce(capture.metadata, h.metadata));
 	RETURN ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
-	           credits._to_credits(v_used), false)::credits.charge_result;
+	           credits._to_credits(v_used), false, NULL)::credits.charge_result;
 END
 $$;
 

@@ -75,3 +75,4 @@ GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text
 GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) TO credits_app;

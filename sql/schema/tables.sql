@@ -284,12 +284,15 @@ SELECT pg_catalog.pg_extension_config_dump('credits.alert_state', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts_id_seq', '');
 
--- What charge(), try_charge(), charge_usage() and capture() return.
+-- What charge(), try_charge(), charge_usage(), try_charge_usage() and
+-- capture() return. reason: NULL when succeeded, else the message of the
+-- limit that fired (the error's message).
 CREATE TYPE credits.charge_result AS (
 	charge_id bigint,
 	status text,
 	charged numeric,
 	balance numeric,
 	member_used numeric,
-	replayed boolean
+	replayed boolean,
+	reason text
 );

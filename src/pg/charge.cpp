@@ -223,21 +223,30 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	out.charged = taken;
 	out.balance = spend.pool_available - taken;
 	out.member_used = AddAmounts(pool.member.usage.used, taken);
+	if (spend.decision.error)
+		out.reason = spend.decision.error->Message();
 	RecordCharge(spi, pool, req, spend, out.balance, out.member_used);
 	spi.Finish();
 	return out;
 }
 
 Datum ChargeResultDatum(FunctionCallInfo fcinfo, const ChargeOutcome &out) {
-	Datum values[6] = {Int64GetDatum(out.charge_id),     StringToText(std::string(StatusName(out.status))),
-	                   MicrosToNumeric(out.charged),     MicrosToNumeric(out.balance),
-	                   MicrosToNumeric(out.member_used), BoolGetDatum(out.replayed)};
+	Datum values[7] = {Int64GetDatum(out.charge_id),
+	                   StringToText(std::string(StatusName(out.status))),
+	                   MicrosToNumeric(out.charged),
+	                   MicrosToNumeric(out.balance),
+	                   MicrosToNumeric(out.member_used),
+	                   BoolGetDatum(out.replayed),
+	                   out.reason.empty() ? Datum(0) : StringToText(out.reason)};
+	bool nulls[7] = {false, false, false, false, false, false, out.reason.empty()};
 	return Guard([&] {
 		TupleDesc desc;
 		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
 			elog(ERROR, "credits: charge_result must be a composite type");
+		// a schema not updated yet (0.1, 0.2) has no reason attribute
+		if (desc->natts < 6 || desc->natts > 7)
+			elog(ERROR, "credits: charge_result has %d attributes", desc->natts);
 		desc = BlessTupleDesc(desc);
-		bool nulls[6] = {false, false, false, false, false, false};
 		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	});
 }

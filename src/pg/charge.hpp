@@ -24,6 +24,7 @@ struct ChargeOutcome {
 	Micros balance = 0;
 	Micros member_used = 0;
 	bool replayed = false;
+	std::string reason; // the refusal's message; empty when succeeded
 };
 
 // kRaise: a business rejection raises its CR error (charge). kReport: it is

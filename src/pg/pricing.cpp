@@ -30,10 +30,9 @@ Micros PriceUsage(const std::string &feature, Datum quantity) {
 	return ParseAmount(cost, "cost");
 }
 
-} // namespace
-
-// charge_usage(pool, member, feature, quantity, idempotency_key, metadata)
-CREDITS_FUNCTION(credits_charge_usage) {
+// charge_usage and try_charge_usage (pool, member, feature, quantity,
+// idempotency_key, metadata).
+Datum ChargeUsage(FunctionCallInfo fcinfo, ChargeMode mode) {
 	RequireArg(fcinfo, 0, "pool");
 	RequireArg(fcinfo, 1, "member");
 	RequireArg(fcinfo, 2, "feature");
@@ -48,8 +47,18 @@ CREDITS_FUNCTION(credits_charge_usage) {
 	req.idempotency_key = OptionalKeyArg(fcinfo, 4, "idempotency_key");
 	req.metadata = PG_ARGISNULL(5) ? Datum(0) : PG_GETARG_DATUM(5);
 	req.amount = PriceUsage(*req.feature, req.quantity);
-	ChargeOutcome out = RunCharge(req, ChargeMode::kRaise);
+	ChargeOutcome out = RunCharge(req, mode);
 	return ChargeResultDatum(fcinfo, out);
+}
+
+} // namespace
+
+CREDITS_FUNCTION(credits_charge_usage) {
+	return ChargeUsage(fcinfo, ChargeMode::kRaise);
+}
+
+CREDITS_FUNCTION(credits_try_charge_usage) {
+	return ChargeUsage(fcinfo, ChargeMode::kReport);
 }
 
 } // namespace credits::pg

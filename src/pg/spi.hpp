@@ -4,8 +4,8 @@
 #include "pg/postgres.hpp"
 
 #include <cstdint>
-#include <vector>
 #include <string>
+#include <vector>
 
 namespace credits::pg {
 
