@@ -30,6 +30,10 @@ INSERT INTO fixtures VALUES
 	('create_pool', 'pool', $$'p{id}'$$),
 	(NULL, 'member', $$'m{id}'$$),
 	(NULL, 'members', $$ARRAY['m{id}a', 'm{id}b']$$),
+	-- charge_many: one event
+	('charge_many', 'pools', $$ARRAY['bi']$$),
+	('charge_many', 'members', $$ARRAY['m{id}']$$),
+	('charge_many', 'amounts', 'ARRAY[1]'),
 	(NULL, 'amount', '1'),
 	('grant', 'amount', '10'),
 	(NULL, 'credit_limit', '1'),
@@ -38,6 +42,7 @@ INSERT INTO fixtures VALUES
 	('set_member_limits', 'period', $$'week'$$),
 	(NULL, 'feature', $$'f{id}'$$),
 	('charge_usage', 'feature', $$'rated'$$),
+	('try_charge_usage', 'feature', $$'rated'$$),
 	(NULL, 'quantity', '1'),
 	(NULL, 'credits_per_unit', '1'),
 	(NULL, 'max_calls', '10'),
@@ -146,6 +151,9 @@ INSERT INTO expectations VALUES
 	('create_pool', 'pool', 'text', 'unknown', '00000', 'a new pool'),
 	('charge_usage', 'feature', 'text', 'unicode', 'CR009', 'a feature without a rate'),
 	('charge_usage', 'feature', 'text', 'quote;', 'CR009', 'a feature without a rate'),
+	('try_charge_usage', 'quantity', 'numeric', '7 decimals', '00000', 'the cost is rounded up to 6 places'),
+	('try_charge_usage', 'feature', 'text', 'unicode', 'CR009', 'a feature without a rate'),
+	('try_charge_usage', 'feature', 'text', 'quote;', 'CR009', 'a feature without a rate'),
 	('cancel_subscription', 'plan', 'text', 'empty', 'CR010', 'no such subscription'),
 	('cancel_subscription', 'plan', 'text', '10 kB', 'CR010', 'no such subscription'),
 	('cancel_subscription', 'plan', 'text', 'unicode', 'CR010', 'no such subscription'),
@@ -175,6 +183,14 @@ INSERT INTO expectations VALUES
 	(NULL, 'members', '_text', '10 kB element', '22023', 'a key longer than 1000 bytes'),
 	(NULL, 'members', '_text', 'unicode element', '00000', 'any text is a key'),
 	(NULL, 'members', '_text', '1000 elements', '00000', 'many members'),
+	-- charge_many: a text[] case changes one array's length (the others name
+	-- one event), which is 22023; a single 10 kB element is a key too long,
+	-- or an unknown pool
+	('charge_many', NULL, '_text', NULL, '22023', 'arrays of different lengths'),
+	('charge_many', 'pools', '_text', '10 kB element', 'CR004', 'no pool has this key'),
+	('charge_many', 'members', '_text', '10 kB element', '22023', 'a key longer than 1000 bytes'),
+	('charge_many', 'features', '_text', '10 kB element', '22023', 'a key longer than 1000 bytes'),
+	('charge_many', 'idempotency_keys', '_text', '10 kB element', '22023', 'a key longer than 1000 bytes'),
 	-- metadata is the application's: any JSON; settings is an object of known keys
 	(NULL, NULL, 'jsonb', NULL, '00000', 'any JSON'),
 	('create_pool', 'settings', 'jsonb', NULL, '22023', 'settings: an object of known keys'),
