@@ -87,14 +87,8 @@ Statement insert_entries{
     {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
      TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID}};
 
-struct Event {
-	std::string pool;
-	std::string member;
-	Micros amount = 0;
-	std::optional<std::string> feature;
-	std::optional<std::string> key;
-	Datum metadata = 0; // jsonb, 0 when NULL
-};
+// One event: what a single charge names.
+using Event = SpendRequest;
 
 struct Outcome {
 	int64_t charge_id = 0;
@@ -173,8 +167,8 @@ std::vector<Event> ReadEvents(FunctionCallInfo fcinfo) {
 			CheckKey(*e.feature, "feature");
 		}
 		if (arrays[4].given && !arrays[4].nulls[i]) {
-			e.key = DatumToString(arrays[4].values[i]);
-			CheckKey(*e.key, "idempotency_key");
+			e.idempotency_key = DatumToString(arrays[4].values[i]);
+			CheckKey(*e.idempotency_key, "idempotency_key");
 		}
 		if (arrays[5].given && !arrays[5].nulls[i])
 			e.metadata = arrays[5].values[i];
@@ -322,9 +316,9 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 		std::vector<std::optional<int64_t>> ids;
 		std::vector<std::string> names;
 		for (const Event &e : events)
-			if (e.key) {
+			if (e.idempotency_key) {
 				ids.emplace_back(pools[e.pool].id);
-				names.push_back(*e.key);
+				names.push_back(*e.idempotency_key);
 			}
 		if (!ids.empty()) {
 			Datum args[] = {Int64ArrayDatum(ids), TextArray(names)};
@@ -360,12 +354,12 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 		Pool &pool = pools[e.pool];
 		MemberState &ms = members[std::make_pair(pool.id, e.member)];
 		Outcome &out = outcomes[i];
-		if (e.key) {
-			auto found = charged_keys.find(std::make_pair(pool.id, *e.key));
+		if (e.idempotency_key) {
+			auto found = charged_keys.find(std::make_pair(pool.id, *e.idempotency_key));
 			if (found != charged_keys.end()) {
 				const KeyedCharge &first = found->second;
 				if (first.member != e.member || first.feature != e.feature || first.amount != e.amount)
-					throw IdempotencyConflict(*e.key, "charge", first.amount, first.member, first.feature);
+					throw IdempotencyConflict(*e.idempotency_key, "charge", first.amount, first.member, first.feature);
 				if (first.event)
 					replays.emplace_back(i, *first.event);
 				else
@@ -413,8 +407,8 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 		out.status = decision.status;
 		out.balance = pool.available;
 		out.member_used = ms.member.usage.used;
-		if (e.key && decision.status == Status::kSucceeded) {
-			KeyedCharge &k = charged_keys[std::make_pair(pool.id, *e.key)];
+		if (e.idempotency_key && decision.status == Status::kSucceeded) {
+			KeyedCharge &k = charged_keys[std::make_pair(pool.id, *e.idempotency_key)];
 			k.member = e.member;
 			k.amount = e.amount;
 			k.feature = e.feature;
@@ -459,8 +453,8 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 			t.reason.push_back(t.reason_null.back() ? Datum(0) : StringToText(out.reason));
 			t.feature_null.push_back(!head || !e.feature);
 			t.feature.push_back(t.feature_null.back() ? Datum(0) : StringToText(*e.feature));
-			t.key_null.push_back(!head || !e.key);
-			t.key.push_back(t.key_null.back() ? Datum(0) : StringToText(*e.key));
+			t.key_null.push_back(!head || !e.idempotency_key);
+			t.key.push_back(t.key_null.back() ? Datum(0) : StringToText(*e.idempotency_key));
 			t.metadata_null.push_back(!head || e.metadata == 0);
 			t.metadata.push_back(t.metadata_null.back() ? Datum(0) : e.metadata);
 			t.requested.push_back(head ? std::optional<int64_t>(e.amount) : std::nullopt);
