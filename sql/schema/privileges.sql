@@ -76,3 +76,6 @@ GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_rea
 
 GRANT EXECUTE ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) TO credits_app;
+GRANT SELECT ON credits.hold_balances TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.balance_at(text, timestamptz), credits.usage(text, timestamptz, timestamptz)
+TO credits_reader;

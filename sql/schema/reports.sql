@@ -137,7 +137,78 @@ BEGIN
 END
 $$;
 
+-- The pool's credits at an instant, from the ledger: held credits count as
+-- remaining (as in monthly_summary); a grant counts from its effective_at,
+-- an expiry from its expires_at. Equals statement()'s remaining for a
+-- bucket that ends at `at`.
+CREATE FUNCTION credits.balance_at(pool text, at timestamptz)
+RETURNS numeric
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	v_net numeric;
+BEGIN
+	PERFORM credits._require('pool', balance_at.pool, 'at', balance_at.at);
+	IF NOT isfinite(balance_at.at) THEN
+		RAISE EXCEPTION 'invalid at: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT p.pool_id INTO v_pool_id FROM credits.pools p WHERE p.pool = balance_at.pool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown pool "%"', balance_at.pool
+			USING ERRCODE = 'CR004', HINT = 'Create it with credits.create_pool().';
+	END IF;
+	SELECT coalesce(sum(f.allocated - f.consumed + f.refunded - f.expired - f.voided), 0) INTO v_net
+	  FROM credits._flows(v_pool_id) f
+	 WHERE f.at < balance_at.at;
+	RETURN credits._to_credits(v_net);
+END
+$$;
+
+-- Succeeded charges and captures in [from_ts, to_ts), per member and
+-- feature: calls, credits charged (gross) and what has been refunded of
+-- those charges so far.
+CREATE FUNCTION credits.usage(pool text, from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (member text, feature text, calls bigint, credits numeric, refunded numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+BEGIN
+	PERFORM credits._require('pool', usage.pool, 'from_ts', usage.from_ts, 'to_ts', usage.to_ts);
+	IF NOT isfinite(usage.from_ts) OR NOT isfinite(usage.to_ts) THEN
+		RAISE EXCEPTION 'invalid range: from_ts and to_ts must be finite' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('from_ts %s, to_ts %s.', usage.from_ts, usage.to_ts);
+	END IF;
+	IF usage.to_ts < usage.from_ts THEN
+		RAISE EXCEPTION 'invalid range: to_ts is before from_ts' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('from_ts %s, to_ts %s.', usage.from_ts, usage.to_ts);
+	END IF;
+	SELECT p.pool_id INTO v_pool_id FROM credits.pools p WHERE p.pool = usage.pool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown pool "%"', usage.pool
+			USING ERRCODE = 'CR004', HINT = 'Create it with credits.create_pool().';
+	END IF;
+	RETURN QUERY
+	SELECT h.member, h.feature, count(*), credits._to_credits(sum(h.requested)),
+	       credits._to_credits(coalesce(sum(r.refunded), 0))
+	  FROM credits.ledger h
+	  LEFT JOIN LATERAL (SELECT sum(x.amount) AS refunded
+	                       FROM credits.ledger x
+	                      WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
+	                        AND x.entry_type = 'refund') r ON true
+	 WHERE h.pool_id = v_pool_id AND h.status = 'succeeded' AND h.entry_type IN ('charge', 'capture')
+	   AND h.at >= usage.from_ts AND h.at < usage.to_ts
+	 GROUP BY h.member, h.feature
+	 ORDER BY h.member, h.feature NULLS FIRST;
+END
+$$;
+
 -- What \df+ and \dv+ show.
 COMMENT ON VIEW credits.monthly_summary IS 'Per pool and month: allocated, consumed, refunded, expired, voided, carried forward, remaining.';
 COMMENT ON VIEW credits.usage_by_feature IS 'Per pool, month, member and feature: calls and credits charged.';
 COMMENT ON FUNCTION credits.statement(text, timestamptz, timestamptz, text) IS 'A pool''s flows of credits for any range, by day or month.';
+COMMENT ON FUNCTION credits.balance_at(text, timestamptz) IS 'A pool''s credits (held counted as remaining) at an instant, from the ledger.';
+COMMENT ON FUNCTION credits.usage(text, timestamptz, timestamptz) IS 'Per member and feature in a range: calls, credits charged and refunded.';

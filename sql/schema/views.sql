@@ -114,12 +114,36 @@ SELECT h.at,
        h.idempotency_key,
        h.metadata,
        h.entry_type::text AS operation,
-       h.actor
+       h.actor,
+       -- charge_usage: the quantity priced, and the unit of the rate used
+       h.quantity,
+       (SELECT r.unit
+          FROM credits.rates r
+         WHERE h.quantity IS NOT NULL AND r.feature = h.feature AND r.effective_from <= h.at
+         ORDER BY r.effective_from DESC
+         LIMIT 1) AS unit,
+       credits._to_credits(h.balance_after) AS balance_after,
+       credits._to_credits((SELECT coalesce(sum(x.amount), 0)
+                              FROM credits.ledger x
+                             WHERE x.pool_id = h.pool_id AND x.charge_id = h.entry_id
+                               AND x.entry_type = 'refund')) AS refunded
   FROM credits.ledger h
   JOIN credits.pools p USING (pool_id)
  WHERE h.status IS NOT NULL
    -- a hold is not a charge: its capture is
    AND h.entry_type <> 'hold';
+
+-- Pending holds: a hold past its TTL has lapsed and is not here.
+CREATE VIEW credits.hold_balances AS
+SELECT h.hold_id,
+       p.pool,
+       h.member,
+       h.feature,
+       credits._to_credits(h.amount) AS amount,
+       h.expires_at
+  FROM credits.holds h
+  JOIN credits.pools p USING (pool_id)
+ WHERE h.status = 'pending' AND h.expires_at > now();
 
 -- The ledger as readers see it: pool keys and amounts in credits.
 CREATE VIEW credits.ledger_entries AS
@@ -147,4 +171,5 @@ COMMENT ON VIEW credits.grant_balances IS 'One row per grant: amount, remaining,
 COMMENT ON VIEW credits.pool_balances IS 'One row per pool: available, held, remaining by kind, and what expires soon.';
 COMMENT ON VIEW credits.member_usage IS 'One row per member: usage this period, held credits, limit and access.';
 COMMENT ON VIEW credits.transaction_log IS 'One row per charge attempt or capture, succeeded or refused.';
+COMMENT ON VIEW credits.hold_balances IS 'Pending holds (not lapsed): amount and expiry.';
 COMMENT ON VIEW credits.ledger_entries IS 'The append-only ledger, with pool keys and amounts in credits.';

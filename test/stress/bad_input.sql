@@ -55,6 +55,7 @@ INSERT INTO fixtures VALUES
 	(NULL, 'threshold', '1'),
 	(NULL, 'from_ts', $$now() - interval '1 day'$$),
 	(NULL, 'to_ts', 'now()'),
+	(NULL, 'at', 'now()'),
 	-- ids: made fresh by each call, so an earlier call cannot have used them
 	(NULL, 'grant_id', $$(SELECT credits."grant"('bi', 1))$$),
 	(NULL, 'hold_id', $$(SELECT credits.reserve('bi', 'm{id}', 1))$$),
