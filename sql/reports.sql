@@ -118,7 +118,7 @@ SELECT pool, member, feature, calls, credits FROM credits.usage_by_feature
 -- errors
 SELECT * FROM credits.statement('reports_nope', now(), now());
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM credits.statement('reports_a', now(), now(), 'week');
+SELECT * FROM credits.statement('reports_a', now(), now(), 'year');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM credits.statement('reports_a', '2026-03-10 00:00+00', '2026-03-09 00:00+00');
 \echo :LAST_ERROR_SQLSTATE

@@ -50,7 +50,7 @@ INSERT INTO contract VALUES
 	('charge', 'app'), ('try_charge', 'app'), ('charge_usage', 'app'), ('charge_many', 'app'), ('try_charge_usage', 'app'),
 	('reserve', 'app'), ('capture', 'app'), ('release', 'app'),
 	('balance', 'app, reader'),
-	('statement', 'reader'), ('balance_at', 'reader'), ('usage', 'reader'),
+	('statement', 'reader'), ('statement_by_kind', 'reader'), ('balance_at', 'reader'), ('usage', 'reader'),
 	-- the ledger's default for its actor column; nobody calls it
 	('current_actor', 'nobody');
 

@@ -71,7 +71,9 @@ GRANT SELECT ON credits.alerts, credits.subscription_status TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits._period_at(timestamptz, interval, integer) TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION credits._flows(bigint) TO credits_reader;
-GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text) TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text),
+	credits.statement_by_kind(text, timestamptz, timestamptz, text, text)
+TO credits_reader;
 GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) TO credits_app;

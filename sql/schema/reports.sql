@@ -69,73 +69,138 @@ SELECT p.pool, u.month, u.member, u.feature, u.calls, credits._to_credits(u.cred
 	 GROUP BY 1, 2, 3
  ) u;
 
--- The same figures as monthly_summary for any range, by day or month (UTC).
-CREATE FUNCTION credits.statement(pool text, from_ts timestamptz, to_ts timestamptz, granularity text DEFAULT 'day')
-RETURNS TABLE (bucket timestamptz, allocated numeric, consumed numeric, expired numeric, remaining numeric,
-               refunded numeric, voided numeric)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+-- Statements: the flows of one pool for any range, in buckets of a day, an
+-- ISO week (from Monday), a month, or the whole range ('total'), starting
+-- at local midnight in time zone p_tz; each bucket covers the part of its
+-- period inside [p_from, p_to). One row per bucket and kind (free, promo,
+-- plan, purchased), in micros; for every row carried_forward + allocated -
+-- consumed + refunded - expired - voided = remaining, and a bucket's
+-- carried_forward is the previous bucket's remaining. statement() adds the
+-- kinds up; statement_by_kind() gives them as they are.
+CREATE FUNCTION credits._statement(p_pool_id bigint, p_from timestamptz, p_to timestamptz, p_granularity text,
+                                   p_tz text)
+RETURNS TABLE (bucket timestamptz, kind text, carried_forward numeric, allocated numeric, consumed numeric,
+               refunded numeric, expired numeric, voided numeric, remaining numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH flows AS (SELECT * FROM credits._flows(p_pool_id)),
+	kinds AS (SELECT k.kind, k.ord FROM (VALUES ('free', 1), ('promo', 2), ('plan', 3), ('purchased', 4)) AS k (kind, ord)),
+	buckets AS (
+		SELECT p_from AS lo WHERE p_granularity = 'total'
+		UNION ALL
+		-- local midnights: a day is 23 or 25 hours across a DST change
+		SELECT greatest(b.b AT TIME ZONE p_tz, p_from)
+		  FROM generate_series(date_trunc(p_granularity, p_from AT TIME ZONE p_tz),
+		                       (p_to AT TIME ZONE p_tz) - interval '1 microsecond',
+		                       CASE p_granularity WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '1 week'
+		                                          ELSE interval '1 month' END) AS b (b)
+		 WHERE p_granularity <> 'total'
+	),
+	opening AS (
+		SELECT f.kind, sum(f.allocated - f.consumed + f.refunded - f.expired - f.voided) AS net
+		  FROM flows f WHERE f.at < p_from GROUP BY f.kind
+	),
+	-- each flow in range goes to its bucket by arithmetic, not by a range join
+	flow_sums AS (
+		SELECT CASE WHEN p_granularity = 'total' THEN p_from
+		            ELSE greatest(date_trunc(p_granularity, f.at AT TIME ZONE p_tz) AT TIME ZONE p_tz, p_from) END AS lo,
+		       f.kind, sum(f.allocated) AS allocated, sum(f.consumed) AS consumed, sum(f.refunded) AS refunded,
+		       sum(f.expired) AS expired, sum(f.voided) AS voided,
+		       sum(f.allocated - f.consumed + f.refunded - f.expired - f.voided) AS net
+		  FROM flows f
+		 WHERE f.at >= p_from AND f.at < p_to
+		 GROUP BY 1, 2
+	),
+	cells AS (
+		SELECT b.lo, k.kind, k.ord, coalesce(o.net, 0) AS opening,
+		       coalesce(fs.allocated, 0) AS allocated, coalesce(fs.consumed, 0) AS consumed,
+		       coalesce(fs.refunded, 0) AS refunded, coalesce(fs.expired, 0) AS expired,
+		       coalesce(fs.voided, 0) AS voided, coalesce(fs.net, 0) AS net
+		  FROM buckets b
+		 CROSS JOIN kinds k
+		  LEFT JOIN opening o ON o.kind = k.kind
+		  LEFT JOIN flow_sums fs ON fs.lo = b.lo AND fs.kind = k.kind
+	)
+	SELECT c.lo, c.kind,
+	       c.opening + coalesce(sum(c.net) OVER (PARTITION BY c.kind ORDER BY c.lo
+	                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0),
+	       c.allocated, c.consumed, c.refunded, c.expired, c.voided,
+	       c.opening + sum(c.net) OVER (PARTITION BY c.kind ORDER BY c.lo ROWS UNBOUNDED PRECEDING)
+	  FROM cells c
+	 ORDER BY c.lo, c.ord;
+END;
+
+-- The pool of a statement, after checking its arguments.
+CREATE FUNCTION credits._statement_pool(p_pool text, p_from timestamptz, p_to timestamptz, p_granularity text,
+                                        p_tz text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_pool_id bigint;
-	v_step interval;
 BEGIN
-	PERFORM credits._require('pool', pool, 'from_ts', from_ts, 'to_ts', to_ts, 'granularity', granularity);
-	IF granularity NOT IN ('day', 'month') THEN
-		RAISE EXCEPTION 'unknown granularity "%"', granularity
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'Granularities: day, month.';
+	PERFORM credits._require('pool', p_pool, 'from_ts', p_from, 'to_ts', p_to, 'granularity', p_granularity,
+	                         'tz', p_tz);
+	IF p_granularity NOT IN ('day', 'week', 'month', 'total') THEN
+		RAISE EXCEPTION 'unknown granularity "%"', p_granularity
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Granularities: day, week, month, total.';
 	END IF;
-	IF NOT isfinite(from_ts) OR NOT isfinite(to_ts) THEN
+	IF NOT isfinite(p_from) OR NOT isfinite(p_to) THEN
 		RAISE EXCEPTION 'invalid range: from_ts and to_ts must be finite' USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = format('from_ts %s, to_ts %s.', from_ts, to_ts);
+			DETAIL = format('from_ts %s, to_ts %s.', p_from, p_to);
 	END IF;
-	IF to_ts < from_ts THEN
+	IF p_to < p_from THEN
 		RAISE EXCEPTION 'invalid range: to_ts is before from_ts' USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = format('from_ts %s, to_ts %s.', from_ts, to_ts);
+			DETAIL = format('from_ts %s, to_ts %s.', p_from, p_to);
 	END IF;
-	SELECT p.pool_id INTO v_pool_id FROM credits.pools p WHERE p.pool = statement.pool;
+	-- an unknown time zone: 22023 from PostgreSQL
+	PERFORM now() AT TIME ZONE p_tz;
+	SELECT p.pool_id INTO v_pool_id FROM credits.pools p WHERE p.pool = p_pool;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'unknown pool "%"', pool USING ERRCODE = 'CR004', HINT = 'Create it with credits.create_pool().';
+		RAISE EXCEPTION 'unknown pool "%"', p_pool USING ERRCODE = 'CR004', HINT = 'Create it with credits.create_pool().';
 	END IF;
-	v_step := CASE granularity WHEN 'day' THEN interval '1 day' ELSE interval '1 month' END;
-	RETURN QUERY
-	WITH flows AS (SELECT * FROM credits._flows(v_pool_id)),
-	opening AS (
-		SELECT coalesce(sum(f.allocated - f.consumed + f.refunded - f.expired - f.voided), 0) AS net
-		  FROM flows f WHERE f.at < from_ts
-	),
-	buckets AS (
-		SELECT greatest(b AT TIME ZONE 'UTC', from_ts) AS lo,
-		       least((b + v_step) AT TIME ZONE 'UTC', to_ts) AS hi
-		  FROM generate_series(date_trunc(granularity, from_ts AT TIME ZONE 'UTC'),
-		                       (to_ts AT TIME ZONE 'UTC') - interval '1 microsecond', v_step) AS b
-	),
-	-- each flow in range goes to its bucket by arithmetic, not by a range
-	-- join (days x flows)
-	flow_sums AS (
-		SELECT greatest(date_trunc(granularity, f.at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', from_ts) AS lo,
-		       sum(f.allocated) AS allocated, sum(f.consumed) AS consumed, sum(f.expired) AS expired,
-		       sum(f.refunded) AS refunded, sum(f.voided) AS voided,
-		       sum(f.allocated - f.consumed + f.refunded - f.expired - f.voided) AS net
-		  FROM flows f
-		 WHERE f.at >= from_ts AND f.at < to_ts
-		 GROUP BY 1
-	),
-	sums AS (
-		SELECT b.lo, b.hi,
-		       coalesce(fs.allocated, 0) AS allocated, coalesce(fs.consumed, 0) AS consumed,
-		       coalesce(fs.expired, 0) AS expired, coalesce(fs.refunded, 0) AS refunded,
-		       coalesce(fs.voided, 0) AS voided, coalesce(fs.net, 0) AS net
-		  FROM buckets b
-		  LEFT JOIN flow_sums fs ON fs.lo = b.lo
-	)
-	SELECT s.lo, credits._to_credits(s.allocated), credits._to_credits(s.consumed), credits._to_credits(s.expired),
-	       credits._to_credits((SELECT o.net FROM opening o) + sum(s.net) OVER (ORDER BY s.lo)),
-	       credits._to_credits(s.refunded), credits._to_credits(s.voided)
-	  FROM sums s
-	 ORDER BY s.lo;
+	RETURN v_pool_id;
 END
 $$;
+
+-- The same figures as monthly_summary for any range and time zone.
+CREATE FUNCTION credits.statement(pool text, from_ts timestamptz, to_ts timestamptz, granularity text DEFAULT 'day',
+                                  tz text DEFAULT 'UTC')
+RETURNS TABLE (bucket timestamptz, carried_forward numeric, allocated numeric, consumed numeric, refunded numeric,
+               expired numeric, voided numeric, remaining numeric)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT s.bucket, credits._to_credits(sum(s.carried_forward)), credits._to_credits(sum(s.allocated)),
+	       credits._to_credits(sum(s.consumed)), credits._to_credits(sum(s.refunded)),
+	       credits._to_credits(sum(s.expired)), credits._to_credits(sum(s.voided)),
+	       credits._to_credits(sum(s.remaining))
+	  FROM credits._statement(credits._statement_pool(statement.pool, statement.from_ts, statement.to_ts,
+	                                                  statement.granularity, statement.tz),
+	                          statement.from_ts, statement.to_ts, statement.granularity, statement.tz) s
+	 GROUP BY s.bucket
+	 ORDER BY s.bucket;
+END;
+
+-- The same per kind of credits: one row per bucket and kind.
+CREATE FUNCTION credits.statement_by_kind(pool text, from_ts timestamptz, to_ts timestamptz,
+                                          granularity text DEFAULT 'month', tz text DEFAULT 'UTC')
+RETURNS TABLE (bucket timestamptz, kind text, carried_forward numeric, allocated numeric, consumed numeric,
+               refunded numeric, expired numeric, voided numeric, remaining numeric)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT s.bucket, s.kind, credits._to_credits(s.carried_forward), credits._to_credits(s.allocated),
+	       credits._to_credits(s.consumed), credits._to_credits(s.refunded), credits._to_credits(s.expired),
+	       credits._to_credits(s.voided), credits._to_credits(s.remaining)
+	  FROM credits._statement(credits._statement_pool(statement_by_kind.pool, statement_by_kind.from_ts,
+	                                                  statement_by_kind.to_ts, statement_by_kind.granularity,
+	                                                  statement_by_kind.tz),
+	                          statement_by_kind.from_ts, statement_by_kind.to_ts, statement_by_kind.granularity,
+	                          statement_by_kind.tz) s;
+END;
 
 -- The pool's credits at an instant, from the ledger: held credits count as
 -- remaining (as in monthly_summary); a grant counts from its effective_at,
@@ -209,6 +274,7 @@ $$;
 -- What \df+ and \dv+ show.
 COMMENT ON VIEW credits.monthly_summary IS 'Per pool and month: allocated, consumed, refunded, expired, voided, carried forward, remaining.';
 COMMENT ON VIEW credits.usage_by_feature IS 'Per pool, month, member and feature: calls and credits charged.';
-COMMENT ON FUNCTION credits.statement(text, timestamptz, timestamptz, text) IS 'A pool''s flows of credits for any range, by day or month.';
+COMMENT ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text) IS 'A pool''s credits for any range, by day, week, month or in total, in a time zone.';
+COMMENT ON FUNCTION credits.statement_by_kind(text, timestamptz, timestamptz, text, text) IS 'statement() per kind of credits: free, promo, plan, purchased.';
 COMMENT ON FUNCTION credits.balance_at(text, timestamptz) IS 'A pool''s credits (held counted as remaining) at an instant, from the ledger.';
 COMMENT ON FUNCTION credits.usage(text, timestamptz, timestamptz) IS 'Per member and feature in a range: calls, credits charged and refunded.';

@@ -184,6 +184,11 @@ INSERT INTO expectations VALUES
 	(NULL, 'members', '_text', '10 kB element', '22023', 'a key longer than 1000 bytes'),
 	(NULL, 'members', '_text', 'unicode element', '00000', 'any text is a key'),
 	(NULL, 'members', '_text', '1000 elements', '00000', 'many members'),
+	-- statements: a time zone PostgreSQL does not know
+	(NULL, 'tz', 'text', 'empty', '22023', 'an unknown time zone'),
+	(NULL, 'tz', 'text', '10 kB', '22023', 'an unknown time zone'),
+	(NULL, 'tz', 'text', 'unicode', '22023', 'an unknown time zone'),
+	(NULL, 'tz', 'text', 'quote;', '22023', 'an unknown time zone'),
 	-- charge_many: a text[] case changes one array's length (the others name
 	-- one event), which is 22023; a single 10 kB element is a key too long,
 	-- or an unknown pool

@@ -1,0 +1,83 @@
+-- statement() and statement_by_kind(): day, week, month and total buckets,
+-- in a time zone; on a pool with every kind of entry, every row satisfies
+-- its identity, buckets chain, kinds add up to statement's rows, and
+-- balance_at at each bucket's end equals that bucket's remaining.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+SELECT credits.create_pool('stmt') > 0 AS created;
+SELECT credits.grant('stmt', 100, 'free', effective_at => now() - interval '40 days',
+                     expires_at => now() - interval '20 days') > 0 AS expired_free;
+SELECT credits.grant('stmt', 60, 'promo', effective_at => now() - interval '30 days') > 0 AS promo;
+SELECT credits.grant('stmt', 200, 'plan', effective_at => now() - interval '10 days',
+                     expires_at => now() + interval '20 days') > 0 AS plan;
+SELECT credits.grant('stmt', 500, 'purchased') AS purchased \gset
+SELECT credits.grant('stmt', 40, 'purchased', effective_at => now() + interval '3 days') > 0 AS future;
+CALL credits.expire_grants();
+SELECT status FROM credits.charge('stmt', 'a', 250, 'chat');
+SELECT charge_id AS refundable FROM credits.charge('stmt', 'b', 30) \gset
+SELECT credits.refund(:refundable, 12) AS refunded;
+SELECT (credits.capture(credits.reserve('stmt', 'c', 20, '1 hour'), 15)).status;
+SELECT credits.release(credits.reserve('stmt', 'c', 5, '1 hour')) AS released;
+SELECT credits.reserve('stmt', 'd', 9, '1 hour') > 0 AS pending;
+SELECT credits.void_grant(:purchased, 'chargeback') AS voided;
+
+CREATE TEMP VIEW checks AS
+SELECT g.granularity, g.tz, s.*
+  FROM (VALUES ('day', 'UTC'), ('day', 'America/Los_Angeles'), ('week', 'UTC'), ('month', 'Asia/Kolkata'),
+               ('total', 'UTC')) AS g (granularity, tz)
+ CROSS JOIN LATERAL credits.statement('stmt', now() - interval '45 days', now() + interval '5 days',
+                                      g.granularity, g.tz) s;
+
+-- every row satisfies its identity, and buckets chain
+SELECT granularity, tz, count(*) > 0 AS has_rows,
+       count(*) FILTER (WHERE carried_forward + allocated - consumed + refunded - expired - voided <> remaining)
+           AS identity_broken
+  FROM checks GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT granularity, tz, count(*) AS chain_broken
+  FROM (SELECT c.granularity, c.tz, c.carried_forward,
+               lag(c.remaining) OVER (PARTITION BY c.granularity, c.tz ORDER BY c.bucket) AS previous
+          FROM checks c) x
+ WHERE previous IS NOT NULL AND previous <> carried_forward
+ GROUP BY 1, 2;
+-- every granularity sums to the same totals; 'total' is one row
+SELECT granularity, tz, count(*) = 1 OR granularity <> 'total' AS one_row_if_total,
+       sum(allocated) AS allocated, sum(consumed) AS consumed, sum(refunded) AS refunded,
+       sum(expired) AS expired, sum(voided) AS voided,
+       (array_agg(remaining ORDER BY bucket DESC))[1] AS remaining
+  FROM checks GROUP BY 1, 2 ORDER BY 1, 2;
+-- buckets start at local midnight in tz; weeks on Monday
+SELECT granularity, tz,
+       count(*) FILTER (WHERE bucket <> now() - interval '45 days'
+                          AND (bucket AT TIME ZONE tz)::time <> '00:00') AS not_midnight,
+       count(*) FILTER (WHERE granularity = 'week' AND bucket <> now() - interval '45 days'
+                          AND extract(isodow FROM bucket AT TIME ZONE tz) <> 1) AS not_monday
+  FROM checks GROUP BY 1, 2 ORDER BY 1, 2;
+-- balance_at at each bucket's end equals its remaining
+SELECT granularity, tz, count(*) FILTER (WHERE remaining <> credits.balance_at('stmt', hi)) AS balance_at_differs
+  FROM (SELECT c.*, coalesce(lead(c.bucket) OVER (PARTITION BY c.granularity, c.tz ORDER BY c.bucket),
+                             now() + interval '5 days') AS hi
+          FROM checks c) x
+ GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- by kind: four rows a bucket, each with its identity, adding up to statement's row
+SELECT count(*) = count(DISTINCT bucket) * 4 AS four_a_bucket,
+       count(*) FILTER (WHERE carried_forward + allocated - consumed + refunded - expired - voided <> remaining)
+           AS identity_broken
+  FROM credits.statement_by_kind('stmt', now() - interval '45 days', now() + interval '5 days', 'week');
+SELECT count(*) AS buckets_differing
+  FROM credits.statement('stmt', now() - interval '45 days', now() + interval '5 days', 'week') s
+  JOIN (SELECT bucket, sum(carried_forward) AS cf, sum(allocated) AS al, sum(consumed) AS co, sum(refunded) AS re,
+               sum(expired) AS ex, sum(voided) AS vo, sum(remaining) AS rm
+          FROM credits.statement_by_kind('stmt', now() - interval '45 days', now() + interval '5 days', 'week')
+         GROUP BY bucket) k USING (bucket)
+ WHERE (s.carried_forward, s.allocated, s.consumed, s.refunded, s.expired, s.voided, s.remaining)
+       <> (k.cf, k.al, k.co, k.re, k.ex, k.vo, k.rm);
+SELECT kind, allocated, consumed, refunded, expired, voided, remaining
+  FROM credits.statement_by_kind('stmt', now() - interval '45 days', now() + interval '5 days', 'total');
+
+-- errors
+SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement('stmt', now(), now(), 'year')$$);
+SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement('stmt', now(), now(), 'day', 'Mars/Olympus')$$);
+SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement('stmt', now(), now(), 'day', NULL)$$);
+SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement_by_kind('stmt_nowhere', now(), now())$$);
