@@ -106,6 +106,11 @@ rows_of() { psql_q -d "$1" -c "SELECT count(*) FROM ($2) s" 2>/dev/null || true;
 Q_MONTHLY="SELECT * FROM credits.monthly_summary WHERE pool = \$1"
 Q_STATEMENT="SELECT * FROM credits.statement(\$1, now() - interval '1 year', now(), 'day')"
 Q_POOLBAL="SELECT * FROM credits.pool_balances WHERE pool = \$1"
+# 0.3: statement in an admin's time zone, by kind, balance_at and usage
+Q_STATEMENT_TZ="SELECT * FROM credits.statement(\$1, now() - interval '1 year', now(), 'day', 'America/Los_Angeles')"
+Q_BY_KIND="SELECT * FROM credits.statement_by_kind(\$1, now() - interval '1 year', now(), 'month')"
+Q_BALANCE_AT="SELECT credits.balance_at(\$1, now() - random() * interval '730 days')"
+Q_USAGE="SELECT * FROM credits.usage(\$1, date_trunc('month', now()) - interval '1 month', date_trunc('month', now()))"
 Q_BALANCE="SELECT credits.balance(\$1)"
 
 log "timing the report queries: $RUNS runs each on random pools, after one warm-up run"
@@ -113,6 +118,10 @@ declare -A T
 T[monthly]=$(time_query big "$POOLS" "$Q_MONTHLY")
 T[statement]=$(time_query big "$POOLS" "$Q_STATEMENT")
 T[poolbal]=$(time_query big "$POOLS" "$Q_POOLBAL")
+T[statement_tz]=$(time_query big "$POOLS" "$Q_STATEMENT_TZ")
+T[by_kind]=$(time_query big "$POOLS" "$Q_BY_KIND")
+T[balance_at]=$(time_query big "$POOLS" "$Q_BALANCE_AT")
+T[usage]=$(time_query big "$POOLS" "$Q_USAGE")
 T[balance]=$(time_query big "$POOLS" "$Q_BALANCE")
 T[balance_one]=$(time_query big 1 "$Q_BALANCE")
 T[balance_tiny]=$(time_query tiny 1 "$Q_BALANCE")
@@ -180,6 +189,10 @@ row() { # row <label> <key> <target ms or ->
 row "monthly_summary WHERE pool = \$1 (24 rows)" monthly 20
 row "statement(\$1, now() - 1 year, now(), 'day') (366 rows)" statement 50
 row "pool_balances WHERE pool = \$1" poolbal 2
+row "statement(\$1, now() - 1 year, now(), 'day', 'America/Los_Angeles') (366 rows)" statement_tz 50
+row "statement_by_kind(\$1, now() - 1 year, now(), 'month') (13 x 4 rows)" by_kind 50
+row "balance_at(\$1, a random instant of the 24 months)" balance_at 5
+row "usage(\$1, last month) " usage 20
 row "monthly_summary, primary key without INCLUDE (plainkey)" monthly_plain 20
 row "statement(...), primary key without INCLUDE (plainkey)" statement_plain 50
 row "balance(\$1), ledger of $((POOLS * RPP)) rows, random pools" balance -
