@@ -816,6 +816,153 @@ BEGIN ATOMIC
 	                          statement_by_kind.tz) s;
 END;
 
+-- A grant's ledger entry is dated at its effective_at (entries of 0.2 keep
+-- their creation time; reports use effective_at for both).
+CREATE OR REPLACE FUNCTION credits.grant(pool text, amount numeric, kind text DEFAULT 'purchased',
+                              expires_at timestamptz DEFAULT NULL, member text DEFAULT NULL,
+                              effective_at timestamptz DEFAULT now(), priority integer DEFAULT NULL,
+                              external_ref text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_amount bigint;
+	v_rank integer;
+	v_id bigint;
+	v_unspent numeric;
+BEGIN
+	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
+	v_amount := credits._amount(amount, 'amount', false);
+	-- the kind is checked even when an explicit priority replaces its rank
+	v_rank := credits._kind_rank(kind);
+	IF priority IS NOT NULL THEN
+		v_rank := priority;
+	END IF;
+	IF NOT isfinite(effective_at) OR (expires_at IS NOT NULL AND NOT isfinite(expires_at)) THEN
+		RAISE EXCEPTION 'a grant''s effective_at and expires_at must be finite'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('effective_at %s, expires_at %s.', effective_at, coalesce(expires_at::text, 'NULL')),
+			      HINT = 'Pass expires_at => NULL for credits that never expire.';
+	END IF;
+	IF expires_at IS NOT NULL AND expires_at <= effective_at THEN
+		RAISE EXCEPTION 'a grant must expire after it takes effect'
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('effective_at %s, expires_at %s.', effective_at, expires_at);
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	IF kind = 'purchased' AND v_pool.topup_increment IS NOT NULL AND v_amount % v_pool.topup_increment <> 0 THEN
+		RAISE EXCEPTION 'purchased amount % is not a multiple of the pool''s top-up increment', amount
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('amount %s, topup_increment %s.', amount, credits._to_credits(v_pool.topup_increment)),
+			      HINT = 'Buy credits in multiples of the top-up increment.';
+	END IF;
+	-- Balances are summed in int64 micro-credits: a pool's unspent credits
+	-- stay below 9 * 10^12 so that no sum of them can overflow.
+	SELECT coalesce(sum(g.remaining + g.held), 0) INTO v_unspent
+	  FROM credits.grants g
+	 WHERE g.pool_id = v_pool.pool_id AND g.voided_at IS NULL AND g.expired_at IS NULL;
+	IF v_unspent + v_amount > 9000000000000000000 THEN
+		RAISE EXCEPTION 'grant of % would take pool "%" above 9000000000000 unspent credits', amount, pool
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('amount %s, unspent %s.', amount, credits._to_credits(v_unspent)),
+			      HINT = 'Void what will not be used, or keep the credits in another pool.';
+	END IF;
+	IF member IS NOT NULL THEN
+		PERFORM credits._enroll(v_pool.pool_id, member);
+	END IF;
+	INSERT INTO credits.grants (pool_id, kind, priority, rank, member, amount, remaining,
+	                            effective_at, expires_at, external_ref, metadata)
+	VALUES (v_pool.pool_id, kind, priority, v_rank, member, v_amount, v_amount,
+	        effective_at, expires_at, external_ref, metadata)
+	RETURNING grant_id INTO v_id;
+	-- dated when it takes effect, as reports count it (an expiry is dated at
+	-- expires_at; every other entry when it happened)
+	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, metadata)
+	VALUES (v_pool.pool_id, effective_at, 'grant', member, v_id, v_amount, metadata);
+	RETURN v_id;
+END
+$$;
+
+-- Pool-first forms, for routing across nodes.
+-- Pool-first forms (capture(pool, hold_id, ...) and the like) name the pool
+-- first, so that a router can send the call to the node that holds it: the
+-- id must be one of that pool's (CR010 otherwise, CR004 for an unknown pool).
+CREATE FUNCTION credits._pool_owns(p_pool text, p_what text, p_id bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	v_found boolean;
+BEGIN
+	SELECT p.pool_id INTO v_pool_id FROM credits.pools p WHERE p.pool = p_pool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown pool "%"', p_pool USING ERRCODE = 'CR004', HINT = 'Create it with credits.create_pool().';
+	END IF;
+	v_found := CASE p_what
+		WHEN 'hold' THEN EXISTS (SELECT FROM credits.holds h WHERE h.pool_id = v_pool_id AND h.hold_id = p_id)
+		WHEN 'grant' THEN EXISTS (SELECT FROM credits.grants g WHERE g.pool_id = v_pool_id AND g.grant_id = p_id)
+		WHEN 'charge' THEN EXISTS (SELECT FROM credits.ledger l WHERE l.pool_id = v_pool_id AND l.entry_id = p_id
+		                                                          AND l.entry_type IN ('charge', 'capture'))
+	END;
+	IF NOT v_found THEN
+		RAISE EXCEPTION '% % not found in pool "%"', p_what, p_id, p_pool
+			USING ERRCODE = 'CR010', HINT = format('Pass an id of a %s of pool "%s".', p_what, p_pool);
+	END IF;
+END
+$$;
+
+CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.capture(hold_id, amount, metadata);
+END
+$$;
+
+CREATE FUNCTION credits.release(pool text, hold_id bigint)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.release(hold_id);
+END
+$$;
+
+CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'charge_id', charge_id);
+	PERFORM credits._pool_owns(pool, 'charge', charge_id);
+	RETURN credits.refund(charge_id, amount, reason);
+END
+$$;
+
+CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'grant_id', grant_id);
+	PERFORM credits._pool_owns(pool, 'grant', grant_id);
+	RETURN credits.void_grant(grant_id, reason);
+END
+$$;
+
 -- New in 0.3: batch charges.
 -- Many charges in one call: each event as try_charge would decide it, in
 -- array order; rows back in ord order.
@@ -840,6 +987,9 @@ GRANT SELECT ON credits.monthly_summary, credits.usage_by_feature TO credits_rea
 GRANT EXECUTE ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) TO credits_app;
 GRANT SELECT ON credits.hold_balances TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb), credits.release(text, bigint) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.void_grant(text, bigint, text)
+TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text),
 	credits.statement_by_kind(text, timestamptz, timestamptz, text, text)
 TO credits_reader;
@@ -888,6 +1038,10 @@ COMMENT ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text
 COMMENT ON FUNCTION credits.statement_by_kind(text, timestamptz, timestamptz, text, text) IS 'statement() per kind of credits: free, promo, plan, purchased.';
 COMMENT ON FUNCTION credits.verify() IS 'Every broken invariant of the credits data; empty when balances equal the ledger.';
 
+COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.release(text, bigint) IS 'release() of a hold of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.void_grant(text, bigint, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';
 COMMENT ON VIEW credits.hold_balances IS 'Pending holds (not lapsed): amount and expiry.';
 COMMENT ON FUNCTION credits.balance_at(text, timestamptz) IS 'A pool''s credits (held counted as remaining) at an instant, from the ledger.';
 COMMENT ON FUNCTION credits.usage(text, timestamptz, timestamptz) IS 'Per member and feature in a range: calls, credits charged and refunded.';

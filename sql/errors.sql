@@ -80,7 +80,7 @@ SELECT t.statement, e.code, e.message
 	(20, $$SELECT credits.grant('errors_acme', 10, NULL)$$),
 	(21, $$SELECT credits.grant('errors_acme', 10, effective_at => NULL)$$),
 	(22, $$SELECT credits.void_grant(NULL)$$),
-	(23, $$SELECT credits.void_grant(NULL, 'reason')$$)
+	(23, $$SELECT credits.void_grant(NULL::bigint, 'reason')$$)
   ) AS t(n, statement)
   LEFT JOIN LATERAL regress.error_of(t.statement) AS e ON true
  ORDER BY t.n;

@@ -81,3 +81,21 @@ SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement('st
 SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement('stmt', now(), now(), 'day', 'Mars/Olympus')$$);
 SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement('stmt', now(), now(), 'day', NULL)$$);
 SELECT code, message FROM regress.error_of($$SELECT * FROM credits.statement_by_kind('stmt_nowhere', now(), now())$$);
+
+-- docs/reports.md, the article's cases, on pool reports_docs (made in
+-- sql/reports.sql: 100 free from 2025-01-10 to 2025-02-01, 500 purchased
+-- from 2025-01-20, 300 plan from 2025-02-01 to 2025-04-01)
+-- free vs purchased (and plan), by month
+SELECT (bucket AT TIME ZONE 'UTC')::date AS month, kind, carried_forward, allocated, expired, remaining
+  FROM credits.statement_by_kind('reports_docs', '2025-01-01 00:00+00', '2025-04-01 00:00+00', 'month');
+-- daily, in the admin's time zone
+SET TIME ZONE 'America/Los_Angeles';
+SELECT bucket, carried_forward, allocated, remaining
+  FROM credits.statement('reports_docs', '2025-01-18 00:00', '2025-01-21 00:00', 'day', 'America/Los_Angeles');
+RESET TIME ZONE;
+-- a custom range as one row
+SELECT carried_forward, allocated, consumed, expired, remaining
+  FROM credits.statement('reports_docs', '2025-01-15 00:00+00', '2025-03-15 00:00+00', 'total');
+-- the balance at an instant
+SELECT credits.balance_at('reports_docs', '2025-01-31 12:00+00') AS jan_31,
+       credits.balance_at('reports_docs', '2025-02-02 00:00+00') AS feb_2;

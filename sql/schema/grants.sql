@@ -59,8 +59,10 @@ BEGIN
 	VALUES (v_pool.pool_id, kind, priority, v_rank, member, v_amount, v_amount,
 	        effective_at, expires_at, external_ref, metadata)
 	RETURNING grant_id INTO v_id;
-	INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, metadata)
-	VALUES (v_pool.pool_id, 'grant', member, v_id, v_amount, metadata);
+	-- dated when it takes effect, as reports count it (an expiry is dated at
+	-- expires_at; every other entry when it happened)
+	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, metadata)
+	VALUES (v_pool.pool_id, effective_at, 'grant', member, v_id, v_amount, metadata);
 	RETURN v_id;
 END
 $$;
@@ -100,6 +102,21 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN g.voided_at IS NOT NULL OR g.expired_at IS NOT NULL OR (g.expires_at IS NOT NULL AND g.expires_at <= p_at);
 
+
+-- Pool-first form (see credits._pool_owns).
+CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'grant_id', grant_id);
+	PERFORM credits._pool_owns(pool, 'grant', grant_id);
+	RETURN credits.void_grant(grant_id, reason);
+END
+$$;
+
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
 COMMENT ON FUNCTION credits.void_grant(bigint, text) IS 'Removes what remains of a grant (e.g. a chargeback); returns the amount voided.';
+COMMENT ON FUNCTION credits.void_grant(text, bigint, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';

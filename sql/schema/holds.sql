@@ -210,7 +210,35 @@ BEGIN
 END
 $$;
 
+
+-- Pool-first forms (see credits._pool_owns).
+CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.capture(hold_id, amount, metadata);
+END
+$$;
+
+CREATE FUNCTION credits.release(pool text, hold_id bigint)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.release(hold_id);
+END
+$$;
+
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.reserve(text, text, numeric, interval, text, text, jsonb) IS 'Holds credits for work whose cost is not yet known; returns the hold id.';
 COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb) IS 'Charges all or part of a pending hold and releases the rest.';
 COMMENT ON FUNCTION credits.release(bigint) IS 'Releases a pending hold; returns the amount released.';
+COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.release(text, bigint) IS 'release() of a hold of the named pool (pool-first form, for routing).';

@@ -265,6 +265,36 @@ BEGIN
 END
 $$;
 
+
+-- Pool-first forms (capture(pool, hold_id, ...) and the like) name the pool
+-- first, so that a router can send the call to the node that holds it: the
+-- id must be one of that pool's (CR010 otherwise, CR004 for an unknown pool).
+CREATE FUNCTION credits._pool_owns(p_pool text, p_what text, p_id bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	v_found boolean;
+BEGIN
+	SELECT p.pool_id INTO v_pool_id FROM credits.pools p WHERE p.pool = p_pool;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown pool "%"', p_pool USING ERRCODE = 'CR004', HINT = 'Create it with credits.create_pool().';
+	END IF;
+	v_found := CASE p_what
+		WHEN 'hold' THEN EXISTS (SELECT FROM credits.holds h WHERE h.pool_id = v_pool_id AND h.hold_id = p_id)
+		WHEN 'grant' THEN EXISTS (SELECT FROM credits.grants g WHERE g.pool_id = v_pool_id AND g.grant_id = p_id)
+		WHEN 'charge' THEN EXISTS (SELECT FROM credits.ledger l WHERE l.pool_id = v_pool_id AND l.entry_id = p_id
+		                                                          AND l.entry_type IN ('charge', 'capture'))
+	END;
+	IF NOT v_found THEN
+		RAISE EXCEPTION '% % not found in pool "%"', p_what, p_id, p_pool
+			USING ERRCODE = 'CR010', HINT = format('Pass an id of a %s of pool "%s".', p_what, p_pool);
+	END IF;
+END
+$$;
+
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
 COMMENT ON FUNCTION credits.set_member_limit(text, text, numeric, text) IS 'Sets a member''s credit limit per period (month, week, day, none); NULL removes it.';

@@ -81,3 +81,6 @@ GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, te
 GRANT SELECT ON credits.hold_balances TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.balance_at(text, timestamptz), credits.usage(text, timestamptz, timestamptz)
 TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb), credits.release(text, bigint) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.void_grant(text, bigint, text)
+TO credits_owner;

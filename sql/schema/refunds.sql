@@ -79,5 +79,20 @@ BEGIN
 END
 $$;
 
+
+-- Pool-first form (see credits._pool_owns).
+CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'charge_id', charge_id);
+	PERFORM credits._pool_owns(pool, 'charge', charge_id);
+	RETURN credits.refund(charge_id, amount, reason);
+END
+$$;
+
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.refund(bigint, numeric, text) IS 'Returns all or part of a charge to the grants it came from; returns the amount refunded.';
+COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';
