@@ -885,6 +885,46 @@ BEGIN
 END
 $$;
 
+-- extend_hold, and its pool-first form.
+-- A pending hold gets a new expiry, now() + ttl (longer or shorter); a hold
+-- that is not pending (lapsed included) raises CR006. No credits move, so
+-- the ledger has no entry for it.
+CREATE FUNCTION credits.extend_hold(hold_id bigint, ttl interval)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h credits.holds;
+	v_expires timestamptz;
+BEGIN
+	PERFORM credits._require('hold_id', hold_id, 'ttl', ttl);
+	-- as reserve: positive, and at most 100 years (a timestamp must hold it)
+	IF ttl <= interval '0' OR ttl > interval '100 years' THEN
+		RAISE EXCEPTION 'invalid ttl: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass an interval such as ''15 minutes''.';
+	END IF;
+	h := credits._pending_hold(hold_id);
+	v_expires := now() + ttl;
+	UPDATE credits.holds SET expires_at = v_expires WHERE pool_id = h.pool_id AND holds.hold_id = h.hold_id;
+	-- the pool's next hold expiry may be early, never late
+	UPDATE credits.pools SET next_hold_expiry = least(next_hold_expiry, v_expires) WHERE pool_id = h.pool_id;
+	RETURN v_expires;
+END
+$$;
+
+CREATE FUNCTION credits.extend_hold(pool text, hold_id bigint, ttl interval)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.extend_hold(hold_id, ttl);
+END
+$$;
+
 -- Pool-first forms, for routing across nodes.
 -- Pool-first forms (capture(pool, hold_id, ...) and the like) name the pool
 -- first, so that a router can send the call to the node that holds it: the
@@ -988,6 +1028,7 @@ GRANT EXECUTE ON FUNCTION credits.charge_many(text[], text[], numeric[], text[],
 GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) TO credits_app;
 GRANT SELECT ON credits.hold_balances TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb), credits.release(text, bigint) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.void_grant(text, bigint, text)
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text),
@@ -1039,6 +1080,8 @@ COMMENT ON FUNCTION credits.statement_by_kind(text, timestamptz, timestamptz, te
 COMMENT ON FUNCTION credits.verify() IS 'Every broken invariant of the credits data; empty when balances equal the ledger.';
 
 COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.extend_hold(bigint, interval) IS 'Gives a pending hold a new expiry, now() + ttl; returns it.';
+COMMENT ON FUNCTION credits.extend_hold(text, bigint, interval) IS 'extend_hold() of a hold of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.release(text, bigint) IS 'release() of a hold of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.void_grant(text, bigint, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';

@@ -48,7 +48,7 @@ INSERT INTO contract VALUES
 	('renew_subscriptions', 'owner'), ('expire_grants', 'owner'), ('expire_holds', 'owner'),
 	('maintain', 'owner'), ('verify', 'owner'),
 	('charge', 'app'), ('try_charge', 'app'), ('charge_usage', 'app'), ('charge_many', 'app'), ('try_charge_usage', 'app'),
-	('reserve', 'app'), ('capture', 'app'), ('release', 'app'),
+	('reserve', 'app'), ('capture', 'app'), ('release', 'app'), ('extend_hold', 'app'),
 	('balance', 'app, reader'),
 	('statement', 'reader'), ('statement_by_kind', 'reader'), ('balance_at', 'reader'), ('usage', 'reader'),
 	-- the ledger's default for its actor column; nobody calls it

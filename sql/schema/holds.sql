@@ -211,6 +211,34 @@ END
 $$;
 
 
+
+-- A pending hold gets a new expiry, now() + ttl (longer or shorter); a hold
+-- that is not pending (lapsed included) raises CR006. No credits move, so
+-- the ledger has no entry for it.
+CREATE FUNCTION credits.extend_hold(hold_id bigint, ttl interval)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h credits.holds;
+	v_expires timestamptz;
+BEGIN
+	PERFORM credits._require('hold_id', hold_id, 'ttl', ttl);
+	-- as reserve: positive, and at most 100 years (a timestamp must hold it)
+	IF ttl <= interval '0' OR ttl > interval '100 years' THEN
+		RAISE EXCEPTION 'invalid ttl: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass an interval such as ''15 minutes''.';
+	END IF;
+	h := credits._pending_hold(hold_id);
+	v_expires := now() + ttl;
+	UPDATE credits.holds SET expires_at = v_expires WHERE pool_id = h.pool_id AND holds.hold_id = h.hold_id;
+	-- the pool's next hold expiry may be early, never late
+	UPDATE credits.pools SET next_hold_expiry = least(next_hold_expiry, v_expires) WHERE pool_id = h.pool_id;
+	RETURN v_expires;
+END
+$$;
+
 -- Pool-first forms (see credits._pool_owns).
 CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS credits.charge_result
@@ -221,6 +249,18 @@ BEGIN
 	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
 	PERFORM credits._pool_owns(pool, 'hold', hold_id);
 	RETURN credits.capture(hold_id, amount, metadata);
+END
+$$;
+
+CREATE FUNCTION credits.extend_hold(pool text, hold_id bigint, ttl interval)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.extend_hold(hold_id, ttl);
 END
 $$;
 
@@ -242,3 +282,5 @@ COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb) IS 'Charges all or p
 COMMENT ON FUNCTION credits.release(bigint) IS 'Releases a pending hold; returns the amount released.';
 COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.release(text, bigint) IS 'release() of a hold of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.extend_hold(bigint, interval) IS 'Gives a pending hold a new expiry, now() + ttl; returns it.';
+COMMENT ON FUNCTION credits.extend_hold(text, bigint, interval) IS 'extend_hold() of a hold of the named pool (pool-first form, for routing).';

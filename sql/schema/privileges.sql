@@ -84,3 +84,4 @@ TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb), credits.release(text, bigint) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.void_grant(text, bigint, text)
 TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;

@@ -47,6 +47,7 @@ INSERT INTO fixtures VALUES
 	(NULL, 'credits_per_unit', '1'),
 	(NULL, 'max_calls', '10'),
 	(NULL, 'per', $$'1 hour'$$),
+	(NULL, 'ttl', $$'1 hour'$$),
 	(NULL, 'plan', $$'plan{id}'$$),
 	-- cancel_subscription needs an active subscription to cancel
 	('cancel_subscription', 'plan', $$(SELECT 'plan{id}' FROM credits.subscribe('bi', 'plan{id}', 1))$$),
