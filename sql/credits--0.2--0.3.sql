@@ -925,6 +925,57 @@ BEGIN
 END
 $$;
 
+-- set_grant_expiry, and its pool-first form.
+-- Moves a live grant's expiry (an amendment): any time, even one before
+-- effective_at (a time in the past expires it at the next expire_grants),
+-- NULL for never. Recorded as an 'adjust' entry of amount 0 whose metadata
+-- has the old and the new time. A voided or expired grant raises 22023.
+CREATE FUNCTION credits.set_grant_expiry(grant_id bigint, expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	g credits.grants;
+BEGIN
+	PERFORM credits._require('grant_id', grant_id);
+	IF expires_at IS NOT NULL AND NOT isfinite(expires_at) THEN
+		RAISE EXCEPTION 'invalid expires_at: must be finite' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Pass NULL for credits that never expire.';
+	END IF;
+	SELECT pool_id INTO v_pool_id FROM credits.grants WHERE grants.grant_id = set_grant_expiry.grant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'grant % not found', grant_id USING ERRCODE = 'CR010';
+	END IF;
+	PERFORM credits._lock_pool_id(v_pool_id);
+	SELECT * INTO g FROM credits.grants WHERE pool_id = v_pool_id AND grants.grant_id = set_grant_expiry.grant_id;
+	IF g.voided_at IS NOT NULL OR g.expired_at IS NOT NULL OR g.expires_at <= now() THEN
+		RAISE EXCEPTION 'grant % is %: its expiry cannot be moved', grant_id,
+				CASE WHEN g.voided_at IS NOT NULL THEN 'voided' ELSE 'expired' END
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('expires_at %s.', coalesce(g.expires_at::text, 'NULL'));
+	END IF;
+	UPDATE credits.grants SET expires_at = set_grant_expiry.expires_at
+	 WHERE pool_id = v_pool_id AND grants.grant_id = set_grant_expiry.grant_id;
+	INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason, metadata)
+	VALUES (v_pool_id, 'adjust', g.member, g.grant_id, 0, 'expiry amended',
+	        jsonb_build_object('expires_at_before', g.expires_at, 'expires_at', set_grant_expiry.expires_at));
+END
+$$;
+
+CREATE FUNCTION credits.set_grant_expiry(pool text, grant_id bigint, expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'grant_id', grant_id);
+	PERFORM credits._pool_owns(pool, 'grant', grant_id);
+	PERFORM credits.set_grant_expiry(grant_id, expires_at);
+END
+$$;
+
 -- Pool-first forms, for routing across nodes.
 -- Pool-first forms (capture(pool, hold_id, ...) and the like) name the pool
 -- first, so that a router can send the call to the node that holds it: the
@@ -1031,6 +1082,8 @@ GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb), credits
 GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.void_grant(text, bigint, text)
 TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
+TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text),
 	credits.statement_by_kind(text, timestamptz, timestamptz, text, text)
 TO credits_reader;
@@ -1082,6 +1135,8 @@ COMMENT ON FUNCTION credits.verify() IS 'Every broken invariant of the credits d
 COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.extend_hold(bigint, interval) IS 'Gives a pending hold a new expiry, now() + ttl; returns it.';
 COMMENT ON FUNCTION credits.extend_hold(text, bigint, interval) IS 'extend_hold() of a hold of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.set_grant_expiry(bigint, timestamptz) IS 'Moves a live grant''s expiry (NULL: never); recorded as an adjust entry.';
+COMMENT ON FUNCTION credits.set_grant_expiry(text, bigint, timestamptz) IS 'set_grant_expiry() of a grant of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.release(text, bigint) IS 'release() of a hold of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.void_grant(text, bigint, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';

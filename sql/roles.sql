@@ -41,7 +41,7 @@ CREATE TEMP TABLE contract (fn text, who text);
 INSERT INTO contract VALUES
 	('create_pool', 'owner'), ('set_member_limit', 'owner'), ('set_member_limits', 'owner'),
 	('remove_member_limit', 'owner'), ('revoke_access', 'owner'), ('restore_access', 'owner'),
-	('grant', 'owner'), ('void_grant', 'owner'), ('refund', 'owner'),
+	('grant', 'owner'), ('void_grant', 'owner'), ('refund', 'owner'), ('set_grant_expiry', 'owner'),
 	('set_rate', 'owner'), ('set_frequency_cap', 'owner'), ('remove_frequency_cap', 'owner'),
 	('set_alert', 'owner'), ('remove_alert', 'owner'),
 	('subscribe', 'owner'), ('cancel_subscription', 'owner'),

@@ -48,6 +48,7 @@ INSERT INTO fixtures VALUES
 	(NULL, 'max_calls', '10'),
 	(NULL, 'per', $$'1 hour'$$),
 	(NULL, 'ttl', $$'1 hour'$$),
+	('set_grant_expiry', 'expires_at', $$now() + interval '1 year'$$),
 	(NULL, 'plan', $$'plan{id}'$$),
 	-- cancel_subscription needs an active subscription to cancel
 	('cancel_subscription', 'plan', $$(SELECT 'plan{id}' FROM credits.subscribe('bi', 'plan{id}', 1))$$),
@@ -185,6 +186,8 @@ INSERT INTO expectations VALUES
 	(NULL, 'members', '_text', '10 kB element', '22023', 'a key longer than 1000 bytes'),
 	(NULL, 'members', '_text', 'unicode element', '00000', 'any text is a key'),
 	(NULL, 'members', '_text', '1000 elements', '00000', 'many members'),
+	-- set_grant_expiry: NULL means the grant never expires; an infinite time is refused
+	('set_grant_expiry', 'expires_at', 'timestamptz', 'null', '00000', 'NULL: never expires'),
 	-- statements: a time zone PostgreSQL does not know
 	(NULL, 'tz', 'text', 'empty', '22023', 'an unknown time zone'),
 	(NULL, 'tz', 'text', '10 kB', '22023', 'an unknown time zone'),
