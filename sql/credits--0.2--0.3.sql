@@ -817,11 +817,17 @@ BEGIN ATOMIC
 END;
 
 -- A grant's ledger entry is dated at its effective_at (entries of 0.2 keep
--- their creation time; reports use effective_at for both).
-CREATE OR REPLACE FUNCTION credits.grant(pool text, amount numeric, kind text DEFAULT 'purchased',
+-- their creation time; reports use effective_at for both); and a grant takes
+-- an idempotency key (a new last argument: the function is made again).
+ALTER TABLE credits.grants ADD COLUMN idempotency_key text;
+CREATE UNIQUE INDEX grants_idempotency_idx ON credits.grants (pool_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
+DROP FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb);
+CREATE FUNCTION credits.grant(pool text, amount numeric, kind text DEFAULT 'purchased',
                               expires_at timestamptz DEFAULT NULL, member text DEFAULT NULL,
                               effective_at timestamptz DEFAULT now(), priority integer DEFAULT NULL,
-                              external_ref text DEFAULT NULL, metadata jsonb DEFAULT NULL)
+                              external_ref text DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                              idempotency_key text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -832,8 +838,13 @@ DECLARE
 	v_rank integer;
 	v_id bigint;
 	v_unspent numeric;
+	v_key text := idempotency_key;
+	v_first credits.grants;
 BEGIN
 	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
+	IF v_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', v_key);
+	END IF;
 	v_amount := credits._amount(amount, 'amount', false);
 	-- the kind is checked even when an explicit priority replaces its rank
 	v_rank := credits._kind_rank(kind);
@@ -852,6 +863,25 @@ BEGIN
 			      DETAIL = format('effective_at %s, expires_at %s.', effective_at, expires_at);
 	END IF;
 	v_pool := credits._lock_pool(pool);
+	-- A retried grant (a webhook delivered twice) returns the first one. The
+	-- pool lock orders the retries; the key is the pool's, for grants only.
+	IF v_key IS NOT NULL THEN
+		SELECT * INTO v_first FROM credits.grants g WHERE g.pool_id = v_pool.pool_id AND g.idempotency_key = v_key;
+		IF FOUND THEN
+			IF v_first.amount <> v_amount OR v_first.kind <> kind OR v_first.member IS DISTINCT FROM member
+			   OR v_first.expires_at IS DISTINCT FROM expires_at THEN
+				RAISE EXCEPTION 'idempotency key "%" was used for a different grant', v_key
+					USING ERRCODE = 'CR005',
+					      DETAIL = format('the first grant was %s %s credits%s, expires_at %s.',
+					                      credits._to_credits(v_first.amount), v_first.kind,
+					                      CASE WHEN v_first.member IS NOT NULL
+					                           THEN format(' for member "%s"', v_first.member) ELSE '' END,
+					                      coalesce(v_first.expires_at::text, 'NULL')),
+					      HINT = 'Use a new key for a new grant; repeat a grant only with the same amount, kind, member and expiry.';
+			END IF;
+			RETURN v_first.grant_id;
+		END IF;
+	END IF;
 	IF kind = 'purchased' AND v_pool.topup_increment IS NOT NULL AND v_amount % v_pool.topup_increment <> 0 THEN
 		RAISE EXCEPTION 'purchased amount % is not a multiple of the pool''s top-up increment', amount
 			USING ERRCODE = 'invalid_parameter_value',
@@ -873,9 +903,9 @@ BEGIN
 		PERFORM credits._enroll(v_pool.pool_id, member);
 	END IF;
 	INSERT INTO credits.grants (pool_id, kind, priority, rank, member, amount, remaining,
-	                            effective_at, expires_at, external_ref, metadata)
+	                            effective_at, expires_at, external_ref, metadata, idempotency_key)
 	VALUES (v_pool.pool_id, kind, priority, v_rank, member, v_amount, v_amount,
-	        effective_at, expires_at, external_ref, metadata)
+	        effective_at, expires_at, external_ref, metadata, v_key)
 	RETURNING grant_id INTO v_id;
 	-- dated when it takes effect, as reports count it (an expiry is dated at
 	-- expires_at; every other entry when it happened)
@@ -1084,6 +1114,8 @@ GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.v
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
 TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text)
+TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text),
 	credits.statement_by_kind(text, timestamptz, timestamptz, text, text)
 TO credits_reader;
@@ -1097,7 +1129,7 @@ COMMENT ON FUNCTION credits.set_member_limits(text, text[], numeric, text, text)
 COMMENT ON FUNCTION credits.remove_member_limit(text, text) IS 'Removes a member''s credit limit.';
 COMMENT ON FUNCTION credits.revoke_access(text, text) IS 'Revokes a member''s access: its charges and holds are refused.';
 COMMENT ON FUNCTION credits.restore_access(text, text) IS 'Restores a revoked member''s access.';
-COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
+COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
 COMMENT ON FUNCTION credits.void_grant(bigint, text) IS 'Removes what remains of a grant (e.g. a chargeback); returns the amount voided.';
 COMMENT ON FUNCTION credits.current_actor() IS 'The role that called into the credits API, as recorded in the ledger.';
 COMMENT ON FUNCTION credits.charge(text, text, numeric, text, text, jsonb) IS 'Charges a member''s action to its pool in FIFO order; raises a CR error when refused.';

@@ -27,7 +27,7 @@ GRANT EXECUTE ON FUNCTION
 	credits.remove_member_limit(text, text),
 	credits.revoke_access(text, text),
 	credits.restore_access(text, text),
-	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb),
+	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text),
 	credits.void_grant(bigint, text)
 TO credits_owner;
 

@@ -80,12 +80,16 @@ CREATE TABLE credits.grants (
 	-- the subscription and period that issued it
 	subscription_id bigint,
 	period_index integer,
+	-- a retried grant with this key returns the first (0.3)
+	idempotency_key text,
 	PRIMARY KEY (pool_id, grant_id)
 );
 ALTER SEQUENCE credits.grant_id_seq OWNED BY credits.grants.grant_id;
 CREATE UNIQUE INDEX grants_grant_id_idx ON credits.grants (grant_id);
 CREATE UNIQUE INDEX grants_subscription_period_idx ON credits.grants (pool_id, subscription_id, period_index)
 	WHERE subscription_id IS NOT NULL;
+CREATE UNIQUE INDEX grants_idempotency_idx ON credits.grants (pool_id, idempotency_key)
+	WHERE idempotency_key IS NOT NULL;
 -- What expire_grants has left to do.
 CREATE INDEX grants_expiry_idx ON credits.grants (expires_at)
 	WHERE expired_at IS NULL AND voided_at IS NULL AND expires_at IS NOT NULL;
