@@ -36,7 +36,9 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(true);
 	const std::string member_key = member.value_or(std::string());
-	PoolState state = LoadPool(spi, pool, member_key, now);
+	Rows rows(Access::kRead);
+	PoolState state = LoadPool(rows, pool, member_key, now);
+	rows.Finish();
 	Micros pool_total = TotalRemaining(state.lots, false);
 	Micros usable_total = TotalRemaining(state.lots, true);
 	Micros member_lapsed = 0;

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/usage.hpp"
 #include "pg/postgres.hpp"
+#include "pg/rows.hpp"
 #include "pg/spi.hpp"
 
 #include <optional>
@@ -32,13 +33,27 @@ struct Member {
 	bool known = false;                // the pool has enrolled it
 };
 
+// A member's row as stored.
+struct MemberColumns {
+	std::optional<Micros> credit_limit;
+	std::string period;
+	Timestamp period_start = 0;
+	Micros used = 0;
+	Micros held = 0;
+	bool revoked = false;
+};
+// The member as a spend at `now` sees it (nullopt: not enrolled yet).
+Member MakeMember(const std::optional<MemberColumns> &row, Timestamp now);
+
 // A pool as a spend (or balance()) sees it.
 struct PoolState {
 	int64_t pool_id = 0;
 	std::optional<Timestamp> next_hold_expiry;
 	bool has_caps = false;
 	Member member;
-	std::vector<Lot> lots; // every lot the pool can spend now; `usable` by the member
+	ItemPointerData member_row{}; // where the member's row is, when known
+	std::vector<Lot> lots;        // every lot the pool can spend now; `usable` by the member
+	std::vector<ItemPointerData> lot_rows; // where each lot's grant row is
 };
 
 // The pool as a write locked it.
@@ -46,25 +61,29 @@ struct LockedPool : PoolState {
 	int64_t entry_id = 0; // a fresh ledger entry id for the call's head entry
 };
 
-// Locks the pool row (the one lock order of every write) and reads the
-// member and the live lots in the same statement; a reserve passes its
-// hold's expiry, which lowers the pool's next hold expiry in the same write.
-// CR004 when the pool is unknown.
-LockedPool LockPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now,
+// Locks the pool row (the one lock order of every write: an update of its
+// version, which every write to the pool's rows makes first) and reads the
+// member and the live lots as they are once the lock is held; a reserve
+// passes its hold's expiry, which lowers the pool's next hold expiry in the
+// same write. CR004 when the pool is unknown. At REPEATABLE READ or
+// SERIALIZABLE a pool changed since the transaction's snapshot raises 40001.
+LockedPool LockPool(Rows &rows, const std::string &pool, const std::string &member, Timestamp now,
                     std::optional<Timestamp> hold_expiry);
 
-// The same state read without a lock (balance()).
-PoolState LoadPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now);
+// The same state read without a lock, as the statement's snapshot sees it
+// (balance()).
+PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member, Timestamp now);
 
 // Lapses the pool's holds past their TTL when one is due, and reads the
 // state again. A reserve passes its hold's expiry again: lapsing recomputes
 // the pool's next expiry from the pending holds, which do not include the
 // new one yet.
-void LapseDueHolds(SpiSession &spi, LockedPool &pool, const SpendRequest &request, Timestamp now,
+void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendRequest &request, Timestamp now,
                    std::optional<Timestamp> hold_expiry);
 
-// Enrols the member when the pool does not know it yet (with no usage).
-void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member);
+// Enrols the member when the pool does not know it yet, with `used` in
+// the current period.
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used = 0);
 
 // A spend decided: the pool's available credits before it, and the grants
 // it takes (in deduction order) when it succeeds.
