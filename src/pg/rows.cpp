@@ -11,6 +11,7 @@ extern "C" {
 #include "access/sysattr.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
 #include "storage/lmgr.h"
@@ -249,10 +250,6 @@ bool Rows::LockRow(Table table, Snapshot snapshot, bool *moved) {
 void Rows::Update(Table table, const AttrNumber *columns, const Datum *values, const bool *nulls, int n) {
 	Open &t = Get(table);
 	Guard([&] {
-		if (!t.indexes_open) {
-			ExecOpenIndices(t.info, false);
-			t.indexes_open = true;
-		}
 		TupleTableSlot *old_slot = t.slot, *new_slot = t.new_slot;
 		const int natts = old_slot->tts_tupleDescriptor->natts;
 		slot_getallattrs(old_slot);
@@ -268,8 +265,40 @@ void Rows::Update(Table table, const AttrNumber *columns, const Datum *values, c
 		}
 		ExecStoreVirtualTuple(new_slot);
 		estate_->es_output_cid = GetCurrentCommandId(true); // after SPI statements of this call
-		ExecSimpleRelationUpdate(t.info, estate_, &epq_state, old_slot, new_slot);
+		UpdateRow(t, old_slot, new_slot);
 	});
+}
+
+// ExecSimpleRelationUpdate's steps, with the indexes opened only when the
+// new version needs index entries: most updates here are HOT (no indexed
+// column changes), and opening a table's indexes costs more than the
+// update.
+void Rows::UpdateRow(Open &t, TupleTableSlot *old_slot, TupleTableSlot *new_slot) {
+	Relation rel = t.relation;
+	ItemPointer tid = &old_slot->tts_tid;
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	if (t.info->ri_TrigDesc && t.info->ri_TrigDesc->trig_update_before_row &&
+	    !ExecBRUpdateTriggers(estate_, &epq_state, t.info, tid, nullptr, new_slot, nullptr))
+		return; // a trigger skipped it
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(t.info, estate_, new_slot, CMD_UPDATE);
+	if (rel->rd_att->constr)
+		ExecConstraints(t.info, new_slot, estate_);
+	if (rel->rd_rel->relispartition)
+		ExecPartitionCheck(t.info, new_slot, estate_, true);
+	bool update_indexes = false;
+	simple_table_tuple_update(rel, tid, new_slot, estate_->es_snapshot, &update_indexes);
+	List *recheck = NIL;
+	if (update_indexes) {
+		if (!t.indexes_open) {
+			ExecOpenIndices(t.info, false);
+			t.indexes_open = true;
+		}
+		if (t.info->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(t.info, new_slot, estate_, true, false, nullptr, NIL);
+	}
+	ExecARUpdateTriggers(estate_, t.info, nullptr, nullptr, tid, nullptr, new_slot, recheck, nullptr, false);
+	list_free(recheck);
 }
 
 void Rows::Insert(Table table, Datum *values, bool *nulls) {

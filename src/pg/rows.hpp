@@ -147,6 +147,7 @@ private:
 		bool indexes_open;
 	};
 	Open &Get(Table table);
+	void UpdateRow(Open &table, TupleTableSlot *old_slot, TupleTableSlot *new_slot);
 
 	EState *estate_ = nullptr;
 	Open open_[kTableCount] = {};
