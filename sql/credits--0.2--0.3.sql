@@ -28,6 +28,9 @@ ALTER TABLE credits.ledger DROP CONSTRAINT ledger_entry_type_check, DROP CONSTRA
 ALTER TABLE credits.holds DROP CONSTRAINT holds_amount_check, DROP CONSTRAINT holds_check,
 	DROP CONSTRAINT holds_status_check;
 ALTER TABLE credits.hold_parts DROP CONSTRAINT hold_parts_held_check;
+-- New columns of grants (the views below name them): a retried grant's
+-- idempotency key, and the features scoped credits are usable for.
+ALTER TABLE credits.grants ADD COLUMN idempotency_key text, ADD COLUMN features text[];
 
 CREATE DOMAIN credits.micros AS bigint CHECK (VALUE >= 0);
 CREATE DOMAIN credits.positive_micros AS bigint CHECK (VALUE > 0);
@@ -145,9 +148,11 @@ SELECT g.grant_id,
        coalesce(g.priority, g.rank) AS priority,
        g.external_ref,
        g.metadata,
-       g.created_at
+       g.created_at,
+       g.features
   FROM (SELECT gr.grant_id, gr.pool_id, gr.member, gr.kind, gr.amount, gr.effective_at, gr.expires_at,
                gr.voided_at, gr.expired_at, gr.priority, gr.rank, gr.external_ref, gr.metadata, gr.created_at,
+               gr.features,
                gr.remaining + CASE WHEN gr.voided_at IS NULL AND gr.expired_at IS NULL
                                         AND (gr.expires_at IS NULL OR gr.expires_at > now())
                                    THEN coalesce(l.held, 0) ELSE 0 END AS remaining,
@@ -819,7 +824,6 @@ END;
 -- A grant's ledger entry is dated at its effective_at (entries of 0.2 keep
 -- their creation time; reports use effective_at for both); and a grant takes
 -- an idempotency key (a new last argument: the function is made again).
-ALTER TABLE credits.grants ADD COLUMN idempotency_key text;
 CREATE UNIQUE INDEX grants_idempotency_idx ON credits.grants (pool_id, idempotency_key)
 	WHERE idempotency_key IS NOT NULL;
 DROP FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb);
@@ -827,7 +831,7 @@ CREATE FUNCTION credits.grant(pool text, amount numeric, kind text DEFAULT 'purc
                               expires_at timestamptz DEFAULT NULL, member text DEFAULT NULL,
                               effective_at timestamptz DEFAULT now(), priority integer DEFAULT NULL,
                               external_ref text DEFAULT NULL, metadata jsonb DEFAULT NULL,
-                              idempotency_key text DEFAULT NULL)
+                              idempotency_key text DEFAULT NULL, features text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -840,12 +844,27 @@ DECLARE
 	v_unspent numeric;
 	v_key text := idempotency_key;
 	v_first credits.grants;
+	v_features text[];
+	v_feature text;
 BEGIN
 	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
 	IF v_key IS NOT NULL THEN
 		PERFORM credits._check_key('idempotency_key', v_key);
 	END IF;
 	v_amount := credits._amount(amount, 'amount', false);
+	-- scoped credits: kept as a sorted set of feature keys
+	IF features IS NOT NULL THEN
+		IF cardinality(features) = 0 OR array_position(features, NULL) IS NOT NULL THEN
+			RAISE EXCEPTION 'features must name at least one feature, and no NULL'
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = format('features were %s.', features),
+				      HINT = 'Pass features => NULL for credits usable by any charge.';
+		END IF;
+		FOREACH v_feature IN ARRAY features LOOP
+			PERFORM credits._check_key('feature', v_feature);
+		END LOOP;
+		SELECT array_agg(DISTINCT f ORDER BY f) INTO v_features FROM unnest(features) f;
+	END IF;
 	-- the kind is checked even when an explicit priority replaces its rank
 	v_rank := credits._kind_rank(kind);
 	IF priority IS NOT NULL THEN
@@ -869,7 +888,7 @@ BEGIN
 		SELECT * INTO v_first FROM credits.grants g WHERE g.pool_id = v_pool.pool_id AND g.idempotency_key = v_key;
 		IF FOUND THEN
 			IF v_first.amount <> v_amount OR v_first.kind <> kind OR v_first.member IS DISTINCT FROM member
-			   OR v_first.expires_at IS DISTINCT FROM expires_at THEN
+			   OR v_first.expires_at IS DISTINCT FROM expires_at OR v_first.features IS DISTINCT FROM v_features THEN
 				RAISE EXCEPTION 'idempotency key "%" was used for a different grant', v_key
 					USING ERRCODE = 'CR005',
 					      DETAIL = format('the first grant was %s %s credits%s, expires_at %s.',
@@ -877,7 +896,7 @@ BEGIN
 					                      CASE WHEN v_first.member IS NOT NULL
 					                           THEN format(' for member "%s"', v_first.member) ELSE '' END,
 					                      coalesce(v_first.expires_at::text, 'NULL')),
-					      HINT = 'Use a new key for a new grant; repeat a grant only with the same amount, kind, member and expiry.';
+					      HINT = 'Use a new key for a new grant; repeat a grant only with the same amount, kind, member, expiry and features.';
 			END IF;
 			RETURN v_first.grant_id;
 		END IF;
@@ -903,9 +922,9 @@ BEGIN
 		PERFORM credits._enroll(v_pool.pool_id, member);
 	END IF;
 	INSERT INTO credits.grants (pool_id, kind, priority, rank, member, amount, remaining,
-	                            effective_at, expires_at, external_ref, metadata, idempotency_key)
+	                            effective_at, expires_at, external_ref, metadata, idempotency_key, features)
 	VALUES (v_pool.pool_id, kind, priority, v_rank, member, v_amount, v_amount,
-	        effective_at, expires_at, external_ref, metadata, v_key)
+	        effective_at, expires_at, external_ref, metadata, v_key, v_features)
 	RETURNING grant_id INTO v_id;
 	-- dated when it takes effect, as reports count it (an expiry is dated at
 	-- expires_at; every other entry when it happened)
@@ -1095,6 +1114,15 @@ AS 'MODULE_PATHNAME', 'credits_charge_many'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+-- balance() takes a feature (scoped credits): made again with a third
+-- argument.
+DROP FUNCTION credits.balance(text, text);
+CREATE FUNCTION credits.balance(pool text, member text DEFAULT NULL, feature text DEFAULT NULL)
+RETURNS numeric AS 'MODULE_PATHNAME', 'credits_balance'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION credits.balance(text, text, text) FROM PUBLIC;
+
 -------------------------------------------------------------------------------
 -- Privileges of what was made again, and comments
 -------------------------------------------------------------------------------
@@ -1114,13 +1142,15 @@ GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.v
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
 TO credits_owner;
-GRANT EXECUTE ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text)
+GRANT EXECUTE ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[])
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text),
 	credits.statement_by_kind(text, timestamptz, timestamptz, text, text)
 TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.balance_at(text, timestamptz), credits.usage(text, timestamptz, timestamptz)
 TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_reader;
 
 -- One line on every public function, procedure and view (\df+, \dv+).
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
@@ -1129,12 +1159,12 @@ COMMENT ON FUNCTION credits.set_member_limits(text, text[], numeric, text, text)
 COMMENT ON FUNCTION credits.remove_member_limit(text, text) IS 'Removes a member''s credit limit.';
 COMMENT ON FUNCTION credits.revoke_access(text, text) IS 'Revokes a member''s access: its charges and holds are refused.';
 COMMENT ON FUNCTION credits.restore_access(text, text) IS 'Restores a revoked member''s access.';
-COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
+COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[]) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
 COMMENT ON FUNCTION credits.void_grant(bigint, text) IS 'Removes what remains of a grant (e.g. a chargeback); returns the amount voided.';
 COMMENT ON FUNCTION credits.current_actor() IS 'The role that called into the credits API, as recorded in the ledger.';
 COMMENT ON FUNCTION credits.charge(text, text, numeric, text, text, jsonb) IS 'Charges a member''s action to its pool in FIFO order; raises a CR error when refused.';
 COMMENT ON FUNCTION credits.try_charge(text, text, numeric, text, text, jsonb) IS 'Charges like charge(), but returns a refusal as a status and logs the failed attempt.';
-COMMENT ON FUNCTION credits.balance(text, text) IS 'The credits a pool, or one member of it, can spend now.';
+COMMENT ON FUNCTION credits.balance(text, text, text) IS 'The credits a pool, or a charge by one member of it or for one feature, can spend now.';
 COMMENT ON FUNCTION credits.charge_usage(text, text, text, numeric, text, jsonb) IS 'Charges a quantity of a feature at the rate in force now.';
 COMMENT ON FUNCTION credits.reserve(text, text, numeric, interval, text, text, jsonb) IS 'Holds credits for work whose cost is not yet known; returns the hold id.';
 COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb) IS 'Charges all or part of a pending hold and releases the rest.';

@@ -11,10 +11,10 @@ GRANT USAGE ON TYPE credits.charge_result TO credits_app, credits_reader;
 GRANT EXECUTE ON FUNCTION
 	credits.charge(text, text, numeric, text, text, jsonb),
 	credits.try_charge(text, text, numeric, text, text, jsonb),
-	credits.balance(text, text)
+	credits.balance(text, text, text)
 TO credits_app;
 
-GRANT EXECUTE ON FUNCTION credits.balance(text, text) TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_reader;
 -- Views call these as the querying role.
 GRANT EXECUTE ON FUNCTION credits._to_credits(bigint), credits._to_credits(numeric),
 	credits._period_start(text, timestamptz)
@@ -27,7 +27,7 @@ GRANT EXECUTE ON FUNCTION
 	credits.remove_member_limit(text, text),
 	credits.revoke_access(text, text),
 	credits.restore_access(text, text),
-	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text),
+	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[]),
 	credits.void_grant(bigint, text)
 TO credits_owner;
 

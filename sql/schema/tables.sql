@@ -82,6 +82,8 @@ CREATE TABLE credits.grants (
 	period_index integer,
 	-- a retried grant with this key returns the first (0.3)
 	idempotency_key text,
+	-- usable only by charges and holds for one of these features (NULL: any)
+	features text[],
 	PRIMARY KEY (pool_id, grant_id)
 );
 ALTER SEQUENCE credits.grant_id_seq OWNED BY credits.grants.grant_id;

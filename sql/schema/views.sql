@@ -24,9 +24,11 @@ SELECT g.grant_id,
        coalesce(g.priority, g.rank) AS priority,
        g.external_ref,
        g.metadata,
-       g.created_at
+       g.created_at,
+       g.features
   FROM (SELECT gr.grant_id, gr.pool_id, gr.member, gr.kind, gr.amount, gr.effective_at, gr.expires_at,
                gr.voided_at, gr.expired_at, gr.priority, gr.rank, gr.external_ref, gr.metadata, gr.created_at,
+               gr.features,
                gr.remaining + CASE WHEN gr.voided_at IS NULL AND gr.expired_at IS NULL
                                         AND (gr.expires_at IS NULL OR gr.expires_at > now())
                                    THEN coalesce(l.held, 0) ELSE 0 END AS remaining,

@@ -152,7 +152,7 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(false);
 	Rows rows(Access::kWrite);
-	LockedPool pool = LockPool(rows, req.pool, req.member, now, std::nullopt);
+	LockedPool pool = LockPool(rows, req, now, std::nullopt);
 	if (req.idempotency_key) {
 		if (auto replay = ReplayCharge(spi, pool.pool_id, req)) {
 			rows.Finish();

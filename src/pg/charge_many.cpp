@@ -42,13 +42,14 @@ Statement find_members{"SELECT t.i, m.credit_limit, m.period, m.period_start, m.
 enum MemberColumn { kMemberPair = 1, kMemberFirst };
 
 // The live lots of the pools; `usable` is decided per event (the grant's
-// member, column 8).
-Statement find_lots{"SELECT g.pool_id, g.grant_id, g.rank, g.expires_at, g.effective_at, g.remaining, true, g.member"
+// member and features, columns 8 and 9).
+Statement find_lots{"SELECT g.pool_id, g.grant_id, g.rank, g.expires_at, g.effective_at, g.remaining, true, g.member,"
+                    "       g.features"
                     "  FROM credits.grants g"
                     " WHERE g.pool_id = ANY($1) AND g.remaining > 0 AND g.voided_at IS NULL AND g.expired_at IS NULL"
                     "   AND g.effective_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)",
                     {INT8ARRAYOID, TIMESTAMPTZOID}};
-enum LotColumn { kLotPoolId = 1, kLotFirst, kLotMember = 8 };
+enum LotColumn { kLotPoolId = 1, kLotFirst, kLotMember = 8, kLotFeatures };
 
 Statement find_keys{"SELECT l.pool_id, l.idempotency_key, l.entry_id, l.member, l.requested, l.feature,"
                     "       l.balance_after, l.member_used_after"
@@ -176,10 +177,10 @@ std::vector<Event> ReadEvents(FunctionCallInfo fcinfo) {
 	return events;
 }
 
-// A lot with the member it belongs to (empty: the pool's).
+// A lot with who may spend it.
 struct PoolLot {
 	Lot lot;
-	std::optional<std::string> member;
+	LotScope scope;
 };
 
 struct Pool {
@@ -286,9 +287,11 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 		uint64_t n = spi.Run(find_lots, args, nullptr);
 		for (uint64_t i = 0; i < n; ++i) {
 			Pool &p = *by_id.at(spi.Int64(i, kLotPoolId));
-			PoolLot lot{ReadLot(spi, i, kLotFirst), std::nullopt};
+			PoolLot lot{ReadLot(spi, i, kLotFirst), LotScope{}};
 			if (!spi.IsNull(i, kLotMember))
-				lot.member = spi.Text(i, kLotMember);
+				lot.scope.member = spi.Text(i, kLotMember);
+			if (!spi.IsNull(i, kLotFeatures))
+				lot.scope.features = TextArrayToStrings(spi.Value(i, kLotFeatures));
 			p.available += lot.lot.remaining;
 			p.lots.push_back(std::move(lot));
 		}
@@ -377,7 +380,7 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 		lots.reserve(pool.lots.size());
 		for (const PoolLot &pl : pool.lots) {
 			Lot lot = pl.lot;
-			lot.usable = !pl.member || *pl.member == e.member;
+			lot.usable = UsableBy(pl.scope, e.member, e.feature);
 			lots.push_back(lot);
 		}
 		ChargeDecision decision =

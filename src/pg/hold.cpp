@@ -122,7 +122,7 @@ int64_t RunHold(const SpendRequest &req, Timestamp expires_at) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(false);
 	Rows rows(Access::kWrite);
-	LockedPool pool = LockPool(rows, req.pool, req.member, now, expires_at);
+	LockedPool pool = LockPool(rows, req, now, expires_at);
 	if (req.idempotency_key) {
 		if (auto replay = ReplayHold(spi, pool.pool_id, req)) {
 			rows.Finish();

@@ -79,8 +79,10 @@ void ReadPool(Rows &rows, PoolState &state) {
 	state.has_caps = !caps.null && DatumGetBool(caps.value);
 }
 
-// Reads the member and the pool's live lots, as `snapshot` sees them.
-void ReadState(Rows &rows, PoolState &state, const std::string &member, Timestamp now, Snapshot snapshot) {
+// Reads the member and the pool's live lots, as `snapshot` sees them; a
+// lot is usable by a spend of `member` for `feature`.
+void ReadState(Rows &rows, PoolState &state, const std::string &member, const std::optional<std::string> &feature,
+               Timestamp now, Snapshot snapshot) {
 	const Layout &l = CurrentLayout();
 	{
 		const AttrNumber *col = l.members;
@@ -123,8 +125,12 @@ void ReadState(Rows &rows, PoolState &state, const std::string &member, Timestam
 		lot.expires_at = expires_at.null ? kEndOfTime : DatumGetTimestampTz(expires_at.value);
 		lot.effective_at = effective_at;
 		lot.remaining = remaining;
-		Column owner = Get(slot, col[GrantCol::kMember]);
-		lot.usable = owner.null || DatumToString(owner.value) == member;
+		LotScope scope;
+		if (Column owner = Get(slot, col[GrantCol::kMember]); !owner.null)
+			scope.member = DatumToString(owner.value);
+		if (Column features = Get(slot, col[GrantCol::kFeatures]); !features.null)
+			scope.features = TextArrayToStrings(features.value);
+		lot.usable = UsableBy(scope, member, feature);
 		state.lots.push_back(lot);
 		state.lot_rows.push_back(slot->tts_tid);
 	}
@@ -237,8 +243,8 @@ Error IdempotencyConflict(const std::string &key, const std::string &what, Micro
 	             "Use a new key for a new " + what + "; repeat a " + what + " only with the same arguments.");
 }
 
-LockedPool LockPool(Rows &rows, const std::string &pool, const std::string &member, Timestamp now,
-                    std::optional<Timestamp> hold_expiry) {
+LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::optional<Timestamp> hold_expiry) {
+	const std::string &pool = req.pool;
 	const Layout &l = CurrentLayout();
 	Snapshot snapshot = rows.WriteSnapshot();
 	FindPool(rows, pool, snapshot);
@@ -263,16 +269,17 @@ LockedPool LockPool(Rows &rows, const std::string &pool, const std::string &memb
 	// the lock waited for a writer that committed: read what it wrote
 	if (moved)
 		snapshot = rows.WriteSnapshot();
-	ReadState(rows, locked, member, now, snapshot);
+	ReadState(rows, locked, req.member, req.feature, now, snapshot);
 	return locked;
 }
 
-PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member, Timestamp now) {
+PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member,
+                   const std::optional<std::string> &feature, Timestamp now) {
 	PoolState state;
 	Snapshot snapshot = Rows::ActiveSnapshot();
 	FindPool(rows, pool, snapshot);
 	ReadPool(rows, state);
-	ReadState(rows, state, member, now, snapshot);
+	ReadState(rows, state, member, feature, now, snapshot);
 	return state;
 }
 
@@ -287,7 +294,7 @@ void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendReq
 		spi.Run(lower_hold_expiry, expiry, nullptr);
 	}
 	// the lapse gave credits back to grants and took held usage off members
-	ReadState(rows, pool, req.member, now, rows.WriteSnapshot());
+	ReadState(rows, pool, req.member, req.feature, now, rows.WriteSnapshot());
 }
 
 void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used) {

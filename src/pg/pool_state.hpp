@@ -52,7 +52,7 @@ struct PoolState {
 	bool has_caps = false;
 	Member member;
 	ItemPointerData member_row{}; // where the member's row is, when known
-	std::vector<Lot> lots;        // every lot the pool can spend now; `usable` by the member
+	std::vector<Lot> lots;        // every lot the pool can spend now; `usable` by the spend
 	std::vector<ItemPointerData> lot_rows; // where each lot's grant row is
 };
 
@@ -67,12 +67,13 @@ struct LockedPool : PoolState {
 // passes its hold's expiry, which lowers the pool's next hold expiry in the
 // same write. CR004 when the pool is unknown. At REPEATABLE READ or
 // SERIALIZABLE a pool changed since the transaction's snapshot raises 40001.
-LockedPool LockPool(Rows &rows, const std::string &pool, const std::string &member, Timestamp now,
-                    std::optional<Timestamp> hold_expiry);
+LockedPool LockPool(Rows &rows, const SpendRequest &request, Timestamp now, std::optional<Timestamp> hold_expiry);
 
 // The same state read without a lock, as the statement's snapshot sees it
-// (balance()).
-PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member, Timestamp now);
+// (balance()): lots usable by a spend of `member` (empty: a member without
+// own grants) for `feature`.
+PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member,
+                   const std::optional<std::string> &feature, Timestamp now);
 
 // Lapses the pool's holds past their TTL when one is due, and reads the
 // state again. A reserve passes its hold's expiry again: lapsing recomputes

@@ -33,7 +33,7 @@ struct MemberCol {
 	enum { kPoolId, kMember, kCreditLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kCount };
 };
 struct GrantCol {
-	enum { kPoolId, kGrantId, kRank, kMember, kRemaining, kEffectiveAt, kExpiresAt, kVoidedAt, kExpiredAt, kCount };
+	enum { kPoolId, kGrantId, kRank, kMember, kRemaining, kEffectiveAt, kExpiresAt, kVoidedAt, kExpiredAt, kFeatures, kCount };
 };
 struct LedgerCol {
 	enum {
