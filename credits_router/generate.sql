@@ -58,7 +58,7 @@ SELECT text FROM (
 		|| '-- partition''s catalog; do not edit (test/stress/router.sh checks it is current).' AS text
 	UNION ALL
 	SELECT 1, t.typname, pg_catalog.format(E'\nCREATE TYPE credits.%I AS (%s);', t.typname, t.columns)
-		|| coalesce(pg_catalog.format(E'\nGRANT USAGE ON TYPE credits.%I TO %s;', t.typname, t.grantees), '')
+		|| coalesce(E'\nGRANT USAGE ON TYPE credits.' || pg_catalog.quote_ident(t.typname) || ' TO ' || t.grantees || ';', '')
 	FROM types t
 	UNION ALL
 	SELECT 2, r.sig, pg_catalog.format(E'\nCREATE FUNCTION credits.%I(%s)\nRETURNS %s\nLANGUAGE plproxy\n'
@@ -85,9 +85,9 @@ SELECT text FROM (
 		pg_catalog.concat_ws(' ', NULLIF(r.comment, ''),
 			CASE r.route WHEN 'pool' THEN 'Routed to the pool''s partition.' WHEN 'all' THEN 'Run on every partition.'
 			             ELSE 'Gathered from every partition.' END))
-		|| coalesce(pg_catalog.format(E'\nGRANT EXECUTE ON FUNCTION credits.%s TO %s;', r.sig, r.grantees), '')
+		|| coalesce(E'\nGRANT EXECUTE ON FUNCTION credits.' || r.sig || ' TO ' || r.grantees || ';', '')
 		|| CASE WHEN r.route = 'all'
-		        THEN coalesce(pg_catalog.format(E'\nGRANT EXECUTE ON FUNCTION credits_router.%s TO %s;', r.sig, r.grantees), '')
+		        THEN coalesce(E'\nGRANT EXECUTE ON FUNCTION credits_router.' || r.sig || ' TO ' || r.grantees || ';', '')
 		        ELSE '' END
 	FROM routed r
 	UNION ALL
@@ -96,8 +96,9 @@ SELECT text FROM (
 		'\nCREATE VIEW credits.%I AS SELECT * FROM credits_router.%I();\nCOMMENT ON VIEW credits.%I IS %L;',
 		v.relname, v.columns, v.relname, v.relname, v.relname, v.relname,
 		pg_catalog.concat_ws(' ', NULLIF(v.comment, ''), 'Gathered from every partition.'))
-		|| coalesce(pg_catalog.format(E'\nGRANT SELECT ON credits.%I TO %s;\nGRANT EXECUTE ON FUNCTION credits_router.%I() TO %s;',
-			v.relname, v.grantees, v.relname, v.grantees), '')
+		|| CASE WHEN v.grantees IS NOT NULL
+		        THEN pg_catalog.format(E'\nGRANT SELECT ON credits.%I TO %s;\nGRANT EXECUTE ON FUNCTION credits_router.%I() TO %s;',
+		                               v.relname, v.grantees, v.relname, v.grantees) ELSE '' END
 	FROM views v
 	UNION ALL
 	SELECT 5, '', E'\n-- Nothing for PUBLIC; the roles got theirs above and in base.sql.\n'
