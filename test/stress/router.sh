@@ -32,6 +32,11 @@ q -d postgres -c "CREATE DATABASE $R"
 q -d $R -c "CREATE EXTENSION credits_router CASCADE" 2>&1 | grep -v 'installing required extension' || true
 [ "$(q -d $R -c "SELECT credits_router.set_partitions(ARRAY[$(IFS=,; echo "${conninfos[*]}")])")" = 4 ]
 echo "router $R in front of ${PARTS[*]}"
+for bad in "ARRAY['dbname=a', 'dbname=b', 'dbname=c']:22023" "'{}'::text[]:22023" "NULL:22004" "ARRAY['dbname=a', NULL]:22004"; do
+	err=$(psql -X -q -At -d $R -v VERBOSITY=sqlstate -c "SELECT credits_router.set_partitions(${bad%:*})" 2>&1 || true)
+	[ "$err" = "ERROR:  ${bad##*:}" ] || { echo "set_partitions(${bad%:*}): $err, expected ${bad##*:}"; exit 1; }
+done
+[ "$(q -d $R -c "SELECT count(*) FROM credits_router.partitions()")" = 4 ]
 
 echo "== routed.sql is current"
 q -d "${PARTS[0]}" -f "$ROOT/credits_router/generate.sql" | diff -u "$ROOT/credits_router/routed.sql" - ||
@@ -87,6 +92,7 @@ done
 echo "== roles: a credits_app login charges, a credits_reader login may not"
 q -d postgres -c "CREATE ROLE router_test_app LOGIN IN ROLE credits_app" -c "CREATE ROLE router_test_reader LOGIN IN ROLE credits_reader"
 [ "$(q -U router_test_app -d $R -c "SELECT status FROM credits.charge('org-1', 'app-user', 1)")" = succeeded ]
+[ "$(q -U router_test_app -d $R -c "SELECT count(*) FROM credits.charge_many(ARRAY['org-1', 'org-2', 'org-3'], ARRAY['a', 'b', 'c'], ARRAY[1, 1, 1]) WHERE status = 'succeeded'")" = 3 ]
 [ "$(q -U router_test_reader -d $R -c "SELECT count(*) > 0 FROM credits.pool_balances")" = t ]
 err=$(psql -X -q -At -U router_test_reader -d $R -v VERBOSITY=sqlstate -c "SELECT credits.charge('org-1', 'x', 1)" 2>&1 || true)
 echo "reader's charge: $err"
