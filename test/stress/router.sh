@@ -37,6 +37,10 @@ for bad in "ARRAY['dbname=a', 'dbname=b', 'dbname=c']:22023" "'{}'::text[]:22023
 	[ "$err" = "ERROR:  ${bad##*:}" ] || { echo "set_partitions(${bad%:*}): $err, expected ${bad##*:}"; exit 1; }
 done
 [ "$(q -d $R -c "SELECT count(*) FROM credits_router.partitions()")" = 4 ]
+# Calling it again replaces the list and keeps PL/Proxy's other options.
+q -d $R -c "ALTER SERVER credits_partitions OPTIONS (ADD connection_lifetime '1800')"
+[ "$(q -d $R -c "SELECT credits_router.set_partitions(ARRAY(SELECT conninfo FROM credits_router.partitions() ORDER BY partition))")" = 4 ]
+[ "$(q -d $R -c "SELECT srvoptions @> '{connection_lifetime=1800}' AND cardinality(srvoptions) = 5 FROM pg_foreign_server WHERE srvname = 'credits_partitions'")" = t ]
 
 echo "== routed.sql is current"
 q -d "${PARTS[0]}" -f "$ROOT/credits_router/generate.sql" | diff -u "$ROOT/credits_router/routed.sql" - ||

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Crash test of credits_router: a router and partitions 0-2 on the server
 # scripts/test.sh started, partition 3 on a throwaway server of its own.
-# 4 clients charge 16 pools through the router, each charge with its own
+# 4 clients charge 64 pools through the router, each charge with its own
 # idempotency key, writing what they sent and saw. Then partition 3's server
 # is killed with SIGKILL (postmaster and every child) under that load:
 #   - calls for pools on partitions 0-2 keep succeeding meanwhile;
@@ -15,7 +15,7 @@ set -uo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 
 CLIENTS=4
-POOLS=16
+POOLS=64
 R=credits_rcrash_r
 MAIN_PARTS=(credits_rcrash_p0 credits_rcrash_p1 credits_rcrash_p2)
 P3=credits_rcrash_p3
