@@ -12,6 +12,26 @@
 -- test/stress/router.sh fails when routed.sql differs from this script's output.
 \set ON_ERROR_STOP on
 
+-- The router defines only the composite types routed functions return; a
+-- routed function with another type of schema credits (a domain, an enum)
+-- in its signature needs that type on the router first (base.sql).
+DO $check$
+DECLARE
+	f text;
+BEGIN
+	SELECT pg_catalog.string_agg(DISTINCT p.oid::regprocedure::text, ', ') INTO f
+	FROM pg_catalog.pg_proc p,
+	     pg_catalog.unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]) || p.prorettype) AS t(oid)
+	JOIN pg_catalog.pg_type ty ON ty.oid = t.oid
+	WHERE p.pronamespace = 'credits'::regnamespace AND p.prokind = 'f' AND p.proname !~ '^_'
+	  AND ((p.proargnames[1] = 'pool' AND p.proargtypes[0] = 'text'::regtype) OR p.proname IN ('set_rate', 'verify', 'charge_many'))
+	  AND ty.typnamespace = 'credits'::regnamespace AND ty.typtype <> 'c';
+	IF f IS NOT NULL THEN
+		RAISE EXCEPTION 'cannot generate the router: % uses a type of schema credits that is not a composite type', f;
+	END IF;
+END
+$check$;
+
 WITH fn AS (
 	SELECT p.oid, p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS args,
 	       pg_catalog.pg_get_function_result(p.oid) AS result,
