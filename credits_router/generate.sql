@@ -1,6 +1,7 @@
 -- Writes routed.sql, the generated part of credits_router, from the catalog
 -- of a database where credits is installed (a partition):
 --   psql -XAtq -d <a database with credits> -f credits_router/generate.sql >credits_router/routed.sql
+-- (bash credits_router/regenerate.sh does that on a throwaway server).
 -- What is routed, and how, is decided by the catalog alone:
 --   * every function of schema credits whose first argument is `pool text`
 --     runs on the pool's partition (RUN ON credits_router.pool_hash(pool));

@@ -44,7 +44,7 @@ q -d $R -c "ALTER SERVER credits_partitions OPTIONS (ADD connection_lifetime '18
 
 echo "== routed.sql is current"
 q -d "${PARTS[0]}" -f "$ROOT/credits_router/generate.sql" | diff -u "$ROOT/credits_router/routed.sql" - ||
-	{ echo "credits_router/routed.sql is stale: regenerate it (see credits_router/generate.sql)"; exit 1; }
+	{ echo "credits_router/routed.sql is stale: run bash credits_router/regenerate.sh"; exit 1; }
 
 echo "== the router offers what a partition does"
 # name(identity arguments) -> result, for what must be routed: every function
