@@ -33,6 +33,7 @@ DECLARE
 	n integer := pg_catalog.cardinality(conninfos);
 	changes text[] := '{}';
 	old_option text;
+	r text;
 BEGIN
 	IF conninfos IS NULL THEN
 		RAISE EXCEPTION 'conninfos must not be NULL' USING ERRCODE = '22004',
@@ -61,6 +62,12 @@ BEGIN
 		-- the calling role (user=current_user), so the partition checks the
 		-- same role's privileges again.
 		CREATE USER MAPPING FOR PUBLIC SERVER credits_partitions;
+		-- The three roles cannot log in: a session that acts as one of them
+		-- (SET ROLE credits_app) reaches the partitions as the login that set
+		-- them up, once the router has checked the role's own privileges.
+		FOREACH r IN ARRAY ARRAY['credits_reader', 'credits_app', 'credits_owner'] LOOP
+			EXECUTE pg_catalog.format('CREATE USER MAPPING FOR %I SERVER credits_partitions OPTIONS (user %L)', r, session_user);
+		END LOOP;
 		GRANT USAGE ON FOREIGN SERVER credits_partitions TO credits_reader, credits_app, credits_owner;
 		RETURN n;
 	END IF;

@@ -98,6 +98,12 @@ q -d postgres -c "CREATE ROLE router_test_app LOGIN IN ROLE credits_app" -c "CRE
 [ "$(q -U router_test_app -d $R -c "SELECT status FROM credits.charge('org-1', 'app-user', 1)")" = succeeded ]
 [ "$(q -U router_test_app -d $R -c "SELECT count(*) FROM credits.charge_many(ARRAY['org-1', 'org-2', 'org-3'], ARRAY['a', 'b', 'c'], ARRAY[1, 1, 1]) WHERE status = 'succeeded'")" = 3 ]
 [ "$(q -U router_test_reader -d $R -c "SELECT count(*) > 0 FROM credits.pool_balances")" = t ]
+# A session acting as the group roles themselves (they cannot log in).
+[ "$(q -d $R -c "SET ROLE credits_app" -c "SELECT status FROM credits.charge('org-2', 'set-role', 1)")" = succeeded ]
+[ "$(q -d $R -c "SET ROLE credits_reader" -c "SELECT count(*) = 40 FROM credits.pool_balances WHERE pool LIKE 'org-%'")" = t ]
+[ "$(q -d $R -c "SET ROLE credits_owner" -c "SELECT credits.grant('org-2', 1) > 0")" = t ]
+err=$(psql -X -q -At -d $R -v VERBOSITY=sqlstate -c "SET ROLE credits_reader" -c "SELECT credits.charge('org-1', 'x', 1)" 2>&1 || true)
+[ "$err" = "ERROR:  42501" ] || { echo "credits_reader's charge: $err"; exit 1; }
 err=$(psql -X -q -At -U router_test_reader -d $R -v VERBOSITY=sqlstate -c "SELECT credits.charge('org-1', 'x', 1)" 2>&1 || true)
 echo "reader's charge: $err"
 grep -q 42501 <<<"$err"
