@@ -139,6 +139,7 @@ RETURNS TABLE (ord integer, charge_id bigint, status text, charged numeric, bala
                replayed boolean, reason text)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	SPLIT pools, members, amounts, features, idempotency_keys, metadata, ords;

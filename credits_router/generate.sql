@@ -8,6 +8,9 @@
 --   * set_rate, the one global write, runs on every partition;
 --   * verify() and the views gather every partition's rows (RUN ON ALL);
 --     rate_card is global (set_rate writes every partition alike), so it is not gathered;
+--   * PL/Proxy's functions run with client_min_messages = warning: after a
+--     call that raised, PL/Proxy replaces the session's connection to that
+--     partition with a NOTICE a caller has no use for;
 --   * the roles credits_app, credits_reader and credits_owner get on the
 --     router what they have on the partition.
 -- test/stress/router.sh fails when routed.sql differs from this script's output.
@@ -83,19 +86,19 @@ SELECT text FROM (
 	FROM types t
 	UNION ALL
 	SELECT 2, r.sig, pg_catalog.format(E'\nCREATE FUNCTION credits.%I(%s)\nRETURNS %s\nLANGUAGE plproxy\n'
-		'SET search_path = pg_catalog, pg_temp\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON credits_router.pool_hash(pool);\n$plproxy$;',
+		'SET search_path = pg_catalog, pg_temp\nSET client_min_messages = warning\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON credits_router.pool_hash(pool);\n$plproxy$;',
 		r.proname, r.args, r.result)
 	FROM routed r WHERE r.route = 'pool'
 	UNION ALL
 	SELECT 2, r.sig, pg_catalog.format(E'\nCREATE FUNCTION credits.%I(%s)\nRETURNS %s\nLANGUAGE plproxy\n'
-		'SET search_path = pg_catalog, pg_temp\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON ALL;\n$plproxy$;',
+		'SET search_path = pg_catalog, pg_temp\nSET client_min_messages = warning\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON ALL;\n$plproxy$;',
 		r.proname, r.args, r.result)
 	FROM routed r WHERE r.route = 'gather'
 	UNION ALL
 	-- PL/Proxy runs on every partition only a set-returning function: the
 	-- router's own one returns a row per partition, the public one nothing.
 	SELECT 2, r.sig, pg_catalog.format(E'\nCREATE FUNCTION credits_router.%I(%s)\nRETURNS SETOF integer\nLANGUAGE plproxy\n'
-		'SET search_path = pg_catalog, pg_temp\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON ALL;\n\tSELECT 1 FROM credits.%I(%s);\n$plproxy$;'
+		'SET search_path = pg_catalog, pg_temp\nSET client_min_messages = warning\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON ALL;\n\tSELECT 1 FROM credits.%I(%s);\n$plproxy$;'
 		'\nCREATE FUNCTION credits.%I(%s)\nRETURNS %s\nLANGUAGE sql\nSET search_path = pg_catalog, pg_temp\n'
 		'AS $fn$\n\tSELECT FROM credits_router.%I(%s)\n$fn$;',
 		r.proname, pg_catalog.pg_get_function_identity_arguments(r.oid), r.proname, r.argnames,
@@ -113,7 +116,7 @@ SELECT text FROM (
 	FROM routed r
 	UNION ALL
 	SELECT 4, v.relname, pg_catalog.format(E'\nCREATE FUNCTION credits_router.%I()\nRETURNS TABLE (%s)\nLANGUAGE plproxy\n'
-		'SET search_path = pg_catalog, pg_temp\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON ALL;\n\tSELECT * FROM credits.%I;\n$plproxy$;'
+		'SET search_path = pg_catalog, pg_temp\nSET client_min_messages = warning\nAS $plproxy$\n\tCLUSTER ''credits_partitions'';\n\tRUN ON ALL;\n\tSELECT * FROM credits.%I;\n$plproxy$;'
 		'\nCREATE VIEW credits.%I AS SELECT * FROM credits_router.%I();\nCOMMENT ON VIEW credits.%I IS %L;',
 		v.relname, v.columns, v.relname, v.relname, v.relname, v.relname,
 		pg_catalog.concat_ws(' ', NULLIF(v.comment, ''), 'Gathered from every partition.'))

@@ -8,6 +8,7 @@ CREATE FUNCTION credits."grant"(pool text, amount numeric, kind text DEFAULT 'pu
 RETURNS bigint
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -17,6 +18,7 @@ CREATE FUNCTION credits.balance(pool text, member text DEFAULT NULL::text)
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -26,6 +28,7 @@ CREATE FUNCTION credits.balance_at(pool text, at timestamp with time zone)
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -35,6 +38,7 @@ CREATE FUNCTION credits.cancel_subscription(pool text, plan text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -44,6 +48,7 @@ CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAUL
 RETURNS credits.charge_result
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -53,6 +58,7 @@ CREATE FUNCTION credits.charge(pool text, member text, amount numeric, feature t
 RETURNS credits.charge_result
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -62,6 +68,7 @@ CREATE FUNCTION credits.charge_usage(pool text, member text, feature text, quant
 RETURNS credits.charge_result
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -71,6 +78,7 @@ CREATE FUNCTION credits.create_pool(pool text, name text DEFAULT NULL::text, set
 RETURNS bigint
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -80,6 +88,7 @@ CREATE FUNCTION credits.extend_hold(pool text, hold_id bigint, ttl interval)
 RETURNS timestamp with time zone
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -89,6 +98,7 @@ CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAU
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -98,6 +108,7 @@ CREATE FUNCTION credits.release(pool text, hold_id bigint)
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -107,6 +118,7 @@ CREATE FUNCTION credits.remove_alert(pool text, metric text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -116,6 +128,7 @@ CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -125,6 +138,7 @@ CREATE FUNCTION credits.remove_member_limit(pool text, member text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -134,6 +148,7 @@ CREATE FUNCTION credits.reserve(pool text, member text, amount numeric, ttl inte
 RETURNS bigint
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -143,6 +158,7 @@ CREATE FUNCTION credits.restore_access(pool text, member text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -152,6 +168,7 @@ CREATE FUNCTION credits.revoke_access(pool text, member text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -161,6 +178,7 @@ CREATE FUNCTION credits.set_alert(pool text, metric text, threshold numeric)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -170,6 +188,7 @@ CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls int
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -179,6 +198,7 @@ CREATE FUNCTION credits.set_grant_expiry(pool text, grant_id bigint, expires_at 
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -188,6 +208,7 @@ CREATE FUNCTION credits.set_member_limit(pool text, member text, credit_limit nu
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -197,6 +218,7 @@ CREATE FUNCTION credits.set_member_limits(pool text, members text[], amount nume
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -206,6 +228,7 @@ CREATE FUNCTION credits_router.set_rate(feature text, credits_per_unit numeric, 
 RETURNS SETOF integer
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -223,6 +246,7 @@ CREATE FUNCTION credits.statement(pool text, from_ts timestamp with time zone, t
 RETURNS TABLE(bucket timestamp with time zone, carried_forward numeric, allocated numeric, consumed numeric, refunded numeric, expired numeric, voided numeric, remaining numeric)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -232,6 +256,7 @@ CREATE FUNCTION credits.statement_by_kind(pool text, from_ts timestamp with time
 RETURNS TABLE(bucket timestamp with time zone, kind text, carried_forward numeric, allocated numeric, consumed numeric, refunded numeric, expired numeric, voided numeric, remaining numeric)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -241,6 +266,7 @@ CREATE FUNCTION credits.subscribe(pool text, plan text, credits_per_period numer
 RETURNS bigint
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -250,6 +276,7 @@ CREATE FUNCTION credits.try_charge(pool text, member text, amount numeric, featu
 RETURNS credits.charge_result
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -259,6 +286,7 @@ CREATE FUNCTION credits.try_charge_usage(pool text, member text, feature text, q
 RETURNS credits.charge_result
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -268,6 +296,7 @@ CREATE FUNCTION credits.usage(pool text, from_ts timestamp with time zone, to_ts
 RETURNS TABLE(member text, feature text, calls bigint, credits numeric, refunded numeric)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -277,6 +306,7 @@ CREATE FUNCTION credits.verify()
 RETURNS TABLE(problem text, object text, detail text)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -286,6 +316,7 @@ CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAU
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
@@ -358,6 +389,7 @@ CREATE FUNCTION credits_router.grant_balances()
 RETURNS TABLE (grant_id bigint, pool text, member text, kind text, amount numeric, remaining numeric, held numeric, effective_at timestamp with time zone, expires_at timestamp with time zone, status text, priority integer, external_ref text, metadata jsonb, created_at timestamp with time zone)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -372,6 +404,7 @@ CREATE FUNCTION credits_router.hold_balances()
 RETURNS TABLE (hold_id bigint, pool text, member text, feature text, amount numeric, expires_at timestamp with time zone)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -386,6 +419,7 @@ CREATE FUNCTION credits_router.ledger_entries()
 RETURNS TABLE (entry_id bigint, at timestamp with time zone, actor name, entry_type text, pool text, member text, grant_id bigint, amount numeric, held numeric, charge_id bigint, hold_id bigint, status text, reason text, feature text, idempotency_key text, metadata jsonb)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -400,6 +434,7 @@ CREATE FUNCTION credits_router.member_usage()
 RETURNS TABLE (pool text, member text, used numeric, held numeric, credit_limit numeric, percent_used numeric, remaining_limit numeric, period text, access text)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -414,6 +449,7 @@ CREATE FUNCTION credits_router.monthly_summary()
 RETURNS TABLE (pool text, month date, allocated numeric, consumed numeric, refunded numeric, expired numeric, voided numeric, carried_forward numeric, remaining numeric, free_consumed numeric, promo_consumed numeric, plan_consumed numeric, purchased_consumed numeric)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -428,6 +464,7 @@ CREATE FUNCTION credits_router.pool_balances()
 RETURNS TABLE (pool text, name text, available numeric, held numeric, free_remaining numeric, promo_remaining numeric, plan_remaining numeric, purchased_remaining numeric, expiring_30d numeric, next_expiry_at timestamp with time zone, scheduled numeric)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -442,6 +479,7 @@ CREATE FUNCTION credits_router.subscription_status()
 RETURNS TABLE (subscription_id bigint, pool text, plan text, kind text, credits_per_period numeric, period interval, rollover_periods integer, anchor timestamp with time zone, last_period_start timestamp with time zone, next_period_start timestamp with time zone, status text, created_at timestamp with time zone, cancelled_at timestamp with time zone)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -456,6 +494,7 @@ CREATE FUNCTION credits_router.transaction_log()
 RETURNS TABLE (at timestamp with time zone, pool text, member text, feature text, credits numeric, credit_kinds text[], status text, reason text, charge_id bigint, idempotency_key text, metadata jsonb, operation text, actor name, quantity numeric, unit text, balance_after numeric, refunded numeric)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;
@@ -470,6 +509,7 @@ CREATE FUNCTION credits_router.usage_by_feature()
 RETURNS TABLE (pool text, month date, member text, feature text, calls bigint, credits numeric)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON ALL;

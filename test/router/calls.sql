@@ -18,7 +18,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
 	RETURN SQLSTATE;
 END $$;
-SET client_min_messages = warning;  -- PL/Proxy's notice when it replaces a connection an error left busy
+
 
 -- 40 pools, spread over the 4 partitions by hashtext(pool) & 3.
 SELECT router_test.check('create_pool', count(*) = 40)
