@@ -39,7 +39,8 @@ CREATE DOMAIN credits.limit_period AS text CHECK (VALUE IN ('month', 'week', 'da
 CREATE DOMAIN credits.ledger_entry_type AS text
 	CHECK (VALUE IN ('grant', 'charge', 'hold', 'capture', 'release', 'refund', 'expire', 'void', 'adjust'));
 CREATE DOMAIN credits.attempt_status AS text
-	CHECK (VALUE IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded', 'access_revoked', 'rate_limited'));
+	CHECK (VALUE IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded', 'access_revoked', 'rate_limited',
+	                 'budget_exceeded'));
 CREATE DOMAIN credits.hold_status AS text CHECK (VALUE IN ('pending', 'captured', 'released', 'lapsed'));
 
 ALTER TABLE credits.pools ALTER COLUMN topup_increment TYPE credits.positive_micros;
@@ -1124,6 +1125,214 @@ SET search_path = pg_catalog, pg_temp;
 REVOKE ALL ON FUNCTION credits.balance(text, text, text) FROM PUBLIC;
 
 -------------------------------------------------------------------------------
+-- Budgets, and frequency caps per window and scope (0.3)
+-------------------------------------------------------------------------------
+-- A budget: a cap inside a pool on what a group of members (a department,
+-- a project) may use per period. used counts the period that begins at
+-- period_start; held, the group's pending holds. The members table trigger
+-- keeps both (src/pg/member_guard.cpp), so every path that records usage
+-- counts against the budget.
+CREATE TABLE credits.budgets (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	budget text NOT NULL,
+	credit_limit credits.micros,
+	period credits.limit_period NOT NULL DEFAULT 'month',
+	period_start timestamptz NOT NULL,
+	used credits.micros NOT NULL DEFAULT 0,
+	held credits.micros NOT NULL DEFAULT 0,
+	limit_set_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, budget)
+);
+
+ALTER TABLE credits.members ADD COLUMN budget text,
+	ADD FOREIGN KEY (pool_id, budget) REFERENCES credits.budgets ON DELETE SET NULL (budget);
+SELECT pg_catalog.pg_extension_config_dump('credits.budgets', '');
+ALTER TABLE credits.frequency_caps
+	ADD COLUMN scope text NOT NULL DEFAULT 'member' CHECK (scope IN ('member', 'pool')),
+	DROP CONSTRAINT frequency_caps_pkey,
+	ADD PRIMARY KEY (pool_id, feature, per, scope);
+CREATE INDEX ledger_pool_calls_idx ON credits.ledger (pool_id, feature, at)
+	WHERE status = 'succeeded' AND feature IS NOT NULL;
+DROP FUNCTION credits.set_frequency_cap(text, text, integer, interval), credits.remove_frequency_cap(text, text);
+CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval,
+                                          scope text DEFAULT 'member')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'feature', feature, 'max_calls', max_calls, 'per', per, 'scope', scope);
+	IF max_calls < 0 THEN
+		RAISE EXCEPTION 'invalid max_calls: must be 0 or more' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('max_calls was %s.', max_calls);
+	END IF;
+	PERFORM credits._check_key('feature', feature);
+	-- at most 100 years: a charge looks back `per` from now
+	IF per <= interval '0' OR per > interval '100 years' THEN
+		RAISE EXCEPTION 'invalid per: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('per was %s.', per);
+	END IF;
+	IF scope NOT IN ('member', 'pool') THEN
+		RAISE EXCEPTION 'unknown scope "%"', scope
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Scopes: member (each member''s calls), pool (all members'' calls together).';
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	-- one cap per window and scope: setting it again changes max_calls
+	INSERT INTO credits.frequency_caps (pool_id, feature, max_calls, per, scope)
+	VALUES (v_pool.pool_id, set_frequency_cap.feature, set_frequency_cap.max_calls, set_frequency_cap.per,
+	        set_frequency_cap.scope)
+	ON CONFLICT ON CONSTRAINT frequency_caps_pkey DO UPDATE SET max_calls = excluded.max_calls;
+	UPDATE credits.pools SET has_caps = true WHERE pool_id = v_pool.pool_id;
+END
+$$;
+
+-- per and scope NULL (the defaults): every cap on the feature that matches.
+CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text, per interval DEFAULT NULL,
+                                             scope text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'feature', feature);
+	v_pool := credits._lock_pool(pool);
+	DELETE FROM credits.frequency_caps c
+	 WHERE c.pool_id = v_pool.pool_id AND c.feature = remove_frequency_cap.feature
+	   AND (remove_frequency_cap.per IS NULL OR c.per = remove_frequency_cap.per)
+	   AND (remove_frequency_cap.scope IS NULL OR c.scope = remove_frequency_cap.scope);
+	UPDATE credits.pools
+	   SET has_caps = EXISTS (SELECT FROM credits.frequency_caps c WHERE c.pool_id = v_pool.pool_id)
+	 WHERE pool_id = v_pool.pool_id;
+END
+$$;
+
+-- Budgets: named caps inside a pool for groups of members. A budget's
+-- usage is kept by the members table trigger (member_guard.cpp) as its
+-- members' usage changes; a member's usage counts from the moment it joins.
+CREATE FUNCTION credits.set_budget(pool text, budget text, credit_limit numeric, period text DEFAULT 'month')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_limit bigint;
+	v_available bigint;
+	v_start timestamptz;
+BEGIN
+	PERFORM credits._require('pool', pool, 'budget', budget, 'period', period);
+	PERFORM credits._check_key('budget', budget);
+	IF period NOT IN ('month', 'week', 'day', 'none') THEN
+		RAISE EXCEPTION 'unknown period "%"', period
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Periods: month, week, day, none.';
+	END IF;
+	v_limit := credits._amount(credit_limit, 'credit_limit');
+	v_pool := credits._lock_pool(pool);
+	IF v_limit IS NOT NULL THEN
+		v_available := credits._available(v_pool.pool_id, now());
+		IF v_limit > v_available THEN
+			RAISE EXCEPTION 'budget "%" of % exceeds the credits available in pool "%"', budget, credit_limit, pool
+				USING ERRCODE = 'CR008',
+				      DETAIL = format('limit %s, available %s.', credit_limit, credits._to_credits(v_available)),
+				      HINT = 'Grant more credits to the pool first, or set a lower budget.';
+		END IF;
+	END IF;
+	v_start := credits._period_start(period, now());
+	INSERT INTO credits.budgets AS b (pool_id, budget, credit_limit, period, period_start, limit_set_at)
+	VALUES (v_pool.pool_id, set_budget.budget, v_limit, set_budget.period, v_start, now())
+	ON CONFLICT ON CONSTRAINT budgets_pkey DO UPDATE
+	   SET credit_limit = excluded.credit_limit,
+	       limit_set_at = excluded.limit_set_at,
+	       -- another kind of period starts counting from now
+	       used = CASE WHEN b.period = excluded.period AND b.period_start = excluded.period_start THEN b.used ELSE 0 END,
+	       period = excluded.period,
+	       period_start = excluded.period_start;
+END
+$$;
+
+-- A member is in at most one budget; NULL takes it out of its budget. Its
+-- pending holds move with it; what it used stays counted where it was.
+CREATE FUNCTION credits.assign_budget(pool text, member text, budget text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	m credits.members;
+BEGIN
+	PERFORM credits._require('pool', pool, 'member', member);
+	v_pool := credits._lock_pool(pool);
+	IF budget IS NOT NULL AND NOT EXISTS (SELECT FROM credits.budgets b
+	                                       WHERE b.pool_id = v_pool.pool_id AND b.budget = assign_budget.budget) THEN
+		RAISE EXCEPTION 'unknown budget "%" in pool "%"', budget, pool
+			USING ERRCODE = 'CR010', HINT = 'Create it with credits.set_budget().';
+	END IF;
+	PERFORM credits._enroll(v_pool.pool_id, member);
+	SELECT * INTO m FROM credits.members x WHERE x.pool_id = v_pool.pool_id AND x.member = assign_budget.member;
+	IF m.budget IS NOT DISTINCT FROM assign_budget.budget THEN
+		RETURN;
+	END IF;
+	UPDATE credits.budgets b SET held = greatest(b.held - m.held, 0)
+	 WHERE b.pool_id = v_pool.pool_id AND b.budget = m.budget;
+	UPDATE credits.budgets b SET held = b.held + m.held
+	 WHERE b.pool_id = v_pool.pool_id AND b.budget = assign_budget.budget;
+	UPDATE credits.members x SET budget = assign_budget.budget
+	 WHERE x.pool_id = v_pool.pool_id AND x.member = assign_budget.member;
+END
+$$;
+
+-- Its members become unassigned (the foreign key sets their budget NULL).
+CREATE FUNCTION credits.remove_budget(pool text, budget text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'budget', budget);
+	v_pool := credits._lock_pool(pool);
+	DELETE FROM credits.budgets b WHERE b.pool_id = v_pool.pool_id AND b.budget = remove_budget.budget;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown budget "%" in pool "%"', budget, pool USING ERRCODE = 'CR010';
+	END IF;
+END
+$$;
+
+-- One row per budget: used in its current period, held by its members'
+-- pending holds (lapsed ones counted as given back, as member_usage does).
+CREATE VIEW credits.budget_usage AS
+SELECT p.pool,
+       b.budget,
+       (SELECT count(*) FROM credits.members m WHERE m.pool_id = b.pool_id AND m.budget = b.budget) AS members,
+       credits._to_credits(u.used) AS used,
+       credits._to_credits(u.held) AS held,
+       credits._to_credits(b.credit_limit) AS credit_limit,
+       CASE
+           WHEN b.credit_limit IS NULL THEN NULL
+           WHEN b.credit_limit = 0 THEN CASE WHEN u.used > 0 THEN 100.00 ELSE 0.00 END
+           ELSE round(u.used::numeric * 100 / b.credit_limit, 2)
+       END AS percent_used,
+       credits._to_credits(CASE WHEN b.credit_limit IS NULL THEN NULL
+                               ELSE greatest(b.credit_limit - u.used - u.held, 0) END) AS remaining_limit,
+       b.period::text AS period
+  FROM credits.budgets b
+  JOIN credits.pools p USING (pool_id)
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN b.period_start = credits._period_start(b.period, now()) THEN b.used ELSE 0 END AS used,
+             greatest(b.held - coalesce((SELECT sum(lp.held) FROM credits._lapsed_hold_parts lp
+                                           JOIN credits.members m ON m.pool_id = lp.pool_id AND m.member = lp.member
+                                          WHERE lp.pool_id = b.pool_id AND m.budget = b.budget), 0), 0) AS held
+  ) u;
+
+-------------------------------------------------------------------------------
 -- Privileges of what was made again, and comments
 -------------------------------------------------------------------------------
 GRANT EXECUTE ON FUNCTION credits.verify() TO credits_owner;
@@ -1151,6 +1360,13 @@ GRANT EXECUTE ON FUNCTION credits.balance_at(text, timestamptz), credits.usage(t
 TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.set_frequency_cap(text, text, integer, interval, text),
+	credits.remove_frequency_cap(text, text, interval, text)
+TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.set_budget(text, text, numeric, text), credits.assign_budget(text, text, text),
+	credits.remove_budget(text, text)
+TO credits_owner;
+GRANT SELECT ON credits.budget_usage TO credits_reader;
 
 -- One line on every public function, procedure and view (\df+, \dv+).
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
@@ -1172,8 +1388,6 @@ COMMENT ON FUNCTION credits.release(bigint) IS 'Releases a pending hold; returns
 COMMENT ON FUNCTION credits.refund(bigint, numeric, text) IS 'Returns all or part of a charge to the grants it came from; returns the amount refunded.';
 COMMENT ON FUNCTION credits.set_rate(text, numeric, text, timestamptz) IS 'Sets a feature''s rate (credits per unit) from a given time on; the history is kept.';
 COMMENT ON VIEW credits.rate_card IS 'The rates in force now and those scheduled.';
-COMMENT ON FUNCTION credits.set_frequency_cap(text, text, integer, interval) IS 'Caps how often each member of a pool may call a feature within a window.';
-COMMENT ON FUNCTION credits.remove_frequency_cap(text, text) IS 'Removes a pool''s frequency cap on a feature.';
 COMMENT ON PROCEDURE credits.expire_holds(timestamptz) IS 'Lapses every pending hold past its TTL, in batches that commit as they go.';
 COMMENT ON FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id.';
 COMMENT ON FUNCTION credits.cancel_subscription(text, text) IS 'Cancels a pool''s subscription to a plan: no further periods are issued.';
@@ -1213,3 +1427,9 @@ COMMENT ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[
 REVOKE ALL ON ALL TABLES IN SCHEMA credits FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA credits FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA credits FROM PUBLIC;
+COMMENT ON FUNCTION credits.set_budget(text, text, numeric, text) IS 'Creates or changes a budget: a cap per period on what a group of a pool''s members may use.';
+COMMENT ON FUNCTION credits.assign_budget(text, text, text) IS 'Puts a member in a budget (NULL: in none).';
+COMMENT ON FUNCTION credits.remove_budget(text, text) IS 'Removes a budget; its members become unassigned.';
+COMMENT ON FUNCTION credits.set_frequency_cap(text, text, integer, interval, text) IS 'Caps how often each member of a pool (or all of them together) may call a feature within a window.';
+COMMENT ON FUNCTION credits.remove_frequency_cap(text, text, interval, text) IS 'Removes a pool''s frequency caps on a feature (those of one window or scope, or all).';
+COMMENT ON VIEW credits.budget_usage IS 'One row per budget: its members, used and held this period, limit and what remains.';

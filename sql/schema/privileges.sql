@@ -45,8 +45,8 @@ TO credits_app;
 GRANT EXECUTE ON FUNCTION
 	credits.refund(bigint, numeric, text),
 	credits.set_rate(text, numeric, text, timestamptz),
-	credits.set_frequency_cap(text, text, integer, interval),
-	credits.remove_frequency_cap(text, text),
+	credits.set_frequency_cap(text, text, integer, interval, text),
+	credits.remove_frequency_cap(text, text, interval, text),
 	credits.verify(),
 	credits._maintenance_lock(text),
 	credits._maintenance_batch(text, timestamptz),
@@ -87,3 +87,7 @@ TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
 TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.set_budget(text, text, numeric, text), credits.assign_budget(text, text, text),
+	credits.remove_budget(text, text)
+TO credits_owner;
+GRANT SELECT ON credits.budget_usage TO credits_reader;

@@ -8,6 +8,8 @@
 #include "pg/pool_state.hpp"
 #include "pg/spi.hpp"
 
+#include <algorithm>
+
 namespace credits::pg {
 
 namespace {
@@ -17,7 +19,8 @@ namespace {
 Statement lapsed_held{"SELECT lp.held, lp.member, (g.member IS NULL OR g.member = $3)"
                       "       AND (g.features IS NULL OR coalesce($4 = ANY (g.features), false)),"
                       "       (g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $2"
-                      "        AND (g.expires_at IS NULL OR g.expires_at > $2))"
+                      "        AND (g.expires_at IS NULL OR g.expires_at > $2)),"
+                      "       (SELECT m.budget FROM credits.members m WHERE m.pool_id = lp.pool_id AND m.member = lp.member)"
                       "  FROM credits._lapsed_hold_parts lp"
                       "  JOIN credits.grants g ON g.pool_id = lp.pool_id AND g.grant_id = lp.grant_id"
                       " WHERE lp.pool_id = $1",
@@ -25,13 +28,13 @@ Statement lapsed_held{"SELECT lp.held, lp.member, (g.member IS NULL OR g.member 
 // The same for a 0.2 schema, which has no _lapsed_hold_parts.
 Statement lapsed_held_0_2{"SELECT hp.held, h.member, (g.member IS NULL OR g.member = $3),"
                           "       (g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $2"
-                          "        AND (g.expires_at IS NULL OR g.expires_at > $2))"
+                          "        AND (g.expires_at IS NULL OR g.expires_at > $2)), NULL::text"
                           "  FROM credits.holds h"
                           "  JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id"
                           "  JOIN credits.grants g ON g.pool_id = hp.pool_id AND g.grant_id = hp.grant_id"
                           " WHERE h.pool_id = $1 AND h.status = 'pending' AND h.expires_at <= $2 AND hp.held > 0",
                           {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID}};
-enum OverdueColumn { kOverdueHeld = 1, kOverdueMember, kOverdueUsable, kOverdueLive };
+enum OverdueColumn { kOverdueHeld = 1, kOverdueMember, kOverdueUsable, kOverdueLive, kOverdueBudget };
 
 // With a member or a feature: what a charge by that member (or by one
 // without limits and own grants) for that feature could take now. With
@@ -46,7 +49,7 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 	rows.Finish();
 	Micros pool_total = TotalRemaining(state.lots, false);
 	Micros usable_total = TotalRemaining(state.lots, true);
-	Micros member_lapsed = 0;
+	Micros member_lapsed = 0, budget_lapsed = 0;
 	if (state.next_hold_expiry && *state.next_hold_expiry <= now) {
 		Datum args[] = {Int64GetDatum(state.pool_id), TimestampTzGetDatum(now), StringToText(member_key),
 		                feature ? StringToText(*feature) : Datum(0)};
@@ -56,6 +59,8 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 			const Micros held = spi.Int64(i, kOverdueHeld);
 			if (member && spi.Text(i, kOverdueMember) == *member)
 				member_lapsed += held;
+			if (state.member.budget && spi.Text(i, kOverdueBudget) == *state.member.budget)
+				budget_lapsed += held;
 			if (!spi.Bool(i, kOverdueLive))
 				continue; // the grant died meanwhile: this part expires
 			pool_total += held;
@@ -72,6 +77,13 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 		result = usage.revoked ? 0 : usable_total;
 		if (auto left = RemainingLimit(usage); left && *left < result)
 			result = *left;
+		// and by what its budget has left
+		if (state.member.budget) {
+			BudgetUsage budget = LoadBudget(spi, state.pool_id, *state.member.budget, now);
+			budget.held = std::max<Micros>(budget.held - budget_lapsed, 0);
+			if (auto left = RemainingBudget(budget); left && *left < result)
+				result = *left;
+		}
 	}
 	spi.Finish();
 	return result;

@@ -37,14 +37,28 @@ Statement lower_hold_expiry{
 Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start, used) VALUES ($1, $2, $3, $4)",
                         {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
 
-// The cap on a feature, and the member's calls of it inside the window.
-Statement find_cap{"SELECT c.max_calls, c.per::text,"
-                   "       (SELECT count(*) FROM credits.ledger l"
-                   "         WHERE l.pool_id = $1 AND l.member = $2 AND l.feature = $3 AND l.status = 'succeeded'"
-                   "           AND l.feature IS NOT NULL AND l.entry_type IN ('charge', 'hold') AND l.at > $4 - c.per)"
-                   "  FROM credits.frequency_caps c WHERE c.pool_id = $1 AND c.feature = $3",
-                   {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}};
-enum CapColumn { kCapMaxCalls = 1, kCapPer, kCapCalls };
+// The caps on a feature, each with the calls inside its window: the
+// member's, or (scope pool) all members'. A 0.2 schema has member caps only.
+std::string CapsSql(bool scoped) {
+	const std::string calls = "(SELECT count(*) FROM credits.ledger l WHERE l.pool_id = $1 AND l.feature = $3"
+	                          "   AND l.status = 'succeeded' AND l.feature IS NOT NULL AND l.entry_type IN ('charge', 'hold')"
+	                          "   AND l.at > $4 - c.per";
+	if (!scoped)
+		return "SELECT c.max_calls, c.per::text, 'member', " + calls + " AND l.member = $2)" +
+		       " FROM credits.frequency_caps c WHERE c.pool_id = $1 AND c.feature = $3";
+	return "SELECT c.max_calls, c.per::text, c.scope, CASE WHEN c.scope = 'pool' THEN " + calls + ") ELSE " + calls +
+	       " AND l.member = $2) END FROM credits.frequency_caps c WHERE c.pool_id = $1 AND c.feature = $3"
+	       " ORDER BY c.scope = 'pool', c.per";
+}
+const std::string kCaps = CapsSql(true), kCaps02 = CapsSql(false);
+Statement find_caps{kCaps.c_str(), {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}};
+Statement find_caps_0_2{kCaps02.c_str(), {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}};
+enum CapColumn { kCapMaxCalls = 1, kCapPer, kCapScope, kCapCalls };
+
+Statement find_budget{"SELECT used, held, credit_limit, period, period_start FROM credits.budgets"
+                      " WHERE pool_id = $1 AND budget = $2",
+                      {INT8OID, TEXTOID}};
+enum BudgetColumn { kBudgetUsed = 1, kBudgetHeld, kBudgetLimit, kBudgetPeriod, kBudgetPeriodStart };
 
 // A column of the row in a slot (all columns deformed); NULL when the
 // installed release has no such column (attnum 0).
@@ -100,6 +114,8 @@ void ReadState(Rows &rows, PoolState &state, const std::string &member, const st
 			m.used = DatumGetInt64(Get(slot, col[MemberCol::kUsed]).value);
 			m.held = DatumGetInt64(Get(slot, col[MemberCol::kHeld]).value);
 			m.revoked = DatumGetBool(Get(slot, col[MemberCol::kRevoked]).value);
+			if (Column budget = Get(slot, col[MemberCol::kBudget]); !budget.null)
+				m.budget = DatumToString(budget.value);
 			found = m;
 			state.member_row = slot->tts_tid;
 		}
@@ -153,11 +169,12 @@ Member MakeMember(const std::optional<MemberColumns> &row, Timestamp now) {
 	m.usage.used = m.stored_period_current ? row->used : 0;
 	m.usage.held = row->held;
 	m.usage.revoked = row->revoked;
+	m.budget = row->budget;
 	return m;
 }
 
 Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now) {
-	enum { kLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kKnown };
+	enum { kLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kKnown, kBudget };
 	if (!spi.Bool(row, first + kKnown))
 		return MakeMember(std::nullopt, now);
 	MemberColumns m;
@@ -168,6 +185,8 @@ Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now) {
 	m.used = spi.Int64(row, first + kUsed);
 	m.held = spi.Int64(row, first + kHeld);
 	m.revoked = spi.Bool(row, first + kRevoked);
+	if (!spi.IsNull(row, first + kBudget))
+		m.budget = spi.Text(row, first + kBudget);
 	return MakeMember(m, now);
 }
 
@@ -183,17 +202,36 @@ Lot ReadLot(SpiSession &spi, uint64_t row, int first) {
 	return lot;
 }
 
-std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const std::string &member,
-                                    const std::string &feature, Timestamp now) {
+std::vector<FrequencyCap> LoadCaps(SpiSession &spi, int64_t pool_id, const std::string &member,
+                                   const std::string &feature, Timestamp now) {
 	Datum args[] = {Int64GetDatum(pool_id), StringToText(member), StringToText(feature), TimestampTzGetDatum(now)};
-	if (spi.Run(find_cap, args, nullptr) == 0)
-		return std::nullopt;
-	FrequencyCap cap;
-	cap.feature = feature;
-	cap.max_calls = spi.Int32(0, kCapMaxCalls);
-	cap.per = spi.Text(0, kCapPer);
-	cap.calls_in_window = spi.Int64(0, kCapCalls);
-	return cap;
+	const uint64_t n = spi.Run(InstalledSchema() == Schema::k0_3 ? find_caps : find_caps_0_2, args, nullptr);
+	std::vector<FrequencyCap> caps;
+	for (uint64_t i = 0; i < n; ++i) {
+		FrequencyCap cap;
+		cap.feature = feature;
+		cap.max_calls = spi.Int32(i, kCapMaxCalls);
+		cap.per = spi.Text(i, kCapPer);
+		cap.scope = spi.Text(i, kCapScope);
+		cap.calls_in_window = spi.Int64(i, kCapCalls);
+		caps.push_back(std::move(cap));
+	}
+	return caps;
+}
+
+BudgetUsage LoadBudget(SpiSession &spi, int64_t pool_id, const std::string &budget, Timestamp now) {
+	Datum args[] = {Int64GetDatum(pool_id), StringToText(budget)};
+	BudgetUsage usage;
+	usage.name = budget;
+	if (spi.Run(find_budget, args, nullptr) == 0)
+		return usage; // removed meanwhile: no cap
+	usage.period = ParsePeriod(spi.Text(0, kBudgetPeriod)).value_or(Period::kMonth);
+	const bool current = spi.Int64(0, kBudgetPeriodStart) == PeriodStart(usage.period, now);
+	usage.used = current ? spi.Int64(0, kBudgetUsed) : 0;
+	usage.held = spi.Int64(0, kBudgetHeld);
+	if (!spi.IsNull(0, kBudgetLimit))
+		usage.limit = spi.Int64(0, kBudgetLimit);
+	return usage;
 }
 
 namespace {
@@ -307,12 +345,15 @@ void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &me
 
 Spend DecideSpend(SpiSession &spi, const LockedPool &pool, const SpendRequest &req, Timestamp now) {
 	Spend spend;
-	std::optional<FrequencyCap> cap;
+	std::vector<FrequencyCap> caps;
 	if (pool.has_caps && req.feature)
-		cap = LoadCap(spi, pool.pool_id, req.member, *req.feature, now);
+		caps = LoadCaps(spi, pool.pool_id, req.member, *req.feature, now);
+	std::optional<BudgetUsage> budget;
+	if (pool.member.budget)
+		budget = LoadBudget(spi, pool.pool_id, *pool.member.budget, now);
 	spend.pool_available = TotalRemaining(pool.lots, false);
 	spend.decision =
-	    DecideCharge(req.pool, req.member, pool.member.usage, req.amount, TotalRemaining(pool.lots, true), cap);
+	    DecideCharge(req.pool, req.member, pool.member.usage, req.amount, TotalRemaining(pool.lots, true), caps, budget);
 	if (spend.Succeeded()) {
 		auto allocated = Allocate(pool.lots, req.amount);
 		if (!allocated) // DecideCharge saw enough credits; this cannot happen

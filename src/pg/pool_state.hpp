@@ -31,6 +31,7 @@ struct Member {
 	Timestamp period_start = 0;        // of the current period
 	bool stored_period_current = true; // the row's usage counts this period
 	bool known = false;                // the pool has enrolled it
+	std::optional<std::string> budget; // the budget it counts against
 };
 
 // A member's row as stored.
@@ -41,6 +42,7 @@ struct MemberColumns {
 	Micros used = 0;
 	Micros held = 0;
 	bool revoked = false;
+	std::optional<std::string> budget;
 };
 // The member as a spend at `now` sees it (nullopt: not enrolled yet).
 Member MakeMember(const std::optional<MemberColumns> &row, Timestamp now);
@@ -105,10 +107,14 @@ Spend DecideSpend(SpiSession &spi, const LockedPool &pool, const SpendRequest &r
 Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now);
 Lot ReadLot(SpiSession &spi, uint64_t row, int first);
 
-// The frequency cap on a feature in a pool, with the member's calls of it in
-// its window; nullopt when the feature has none.
-std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const std::string &member,
-                                    const std::string &feature, Timestamp now);
+// The frequency caps on a feature in a pool (member scope first, then by
+// window), each with the calls of it in its window: the member's, or all
+// members' for a cap of scope pool.
+std::vector<FrequencyCap> LoadCaps(SpiSession &spi, int64_t pool_id, const std::string &member,
+                                   const std::string &feature, Timestamp now);
+
+// A budget of the pool, with its usage in its current period at `now`.
+BudgetUsage LoadBudget(SpiSession &spi, int64_t pool_id, const std::string &budget, Timestamp now);
 
 Error UnknownPool(const std::string &pool);
 Error IdempotencyConflict(const std::string &key, const std::string &what, Micros first_amount,

@@ -69,7 +69,8 @@ void LoadLayout() {
 	layout.ledger_sequence = RelationOid(ns, "ledger_entry_id_seq");
 	static const char *const pools[PoolCol::kCount] = {"pool_id", "pool", "version", "next_hold_expiry", "has_caps"};
 	static const char *const members[MemberCol::kCount] = {"pool_id",      "member", "credit_limit", "period",
-	                                                       "period_start", "used",   "held",         "revoked"};
+	                                                       "period_start", "used",   "held",         "revoked",
+	                                                       "budget"};
 	static const char *const grants[GrantCol::kCount] = {"pool_id",      "grant_id",   "rank",      "member",
 	                                                     "remaining",    "effective_at", "expires_at", "voided_at",
 	                                                     "expired_at",   "features"};

@@ -30,7 +30,7 @@ struct PoolCol {
 	enum { kPoolId, kPool, kVersion, kNextHoldExpiry, kHasCaps, kCount };
 };
 struct MemberCol {
-	enum { kPoolId, kMember, kCreditLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kCount };
+	enum { kPoolId, kMember, kCreditLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kBudget, kCount };
 };
 struct GrantCol {
 	enum { kPoolId, kGrantId, kRank, kMember, kRemaining, kEffectiveAt, kExpiresAt, kVoidedAt, kExpiredAt, kFeatures, kCount };
