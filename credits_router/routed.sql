@@ -4,7 +4,7 @@
 CREATE TYPE credits.charge_result AS (charge_id bigint, status text, charged numeric, balance numeric, member_used numeric, replayed boolean, reason text);
 GRANT USAGE ON TYPE credits.charge_result TO credits_app, credits_reader;
 
-CREATE FUNCTION credits."grant"(pool text, amount numeric, kind text DEFAULT 'purchased'::text, expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, member text DEFAULT NULL::text, effective_at timestamp with time zone DEFAULT now(), priority integer DEFAULT NULL::integer, external_ref text DEFAULT NULL::text, metadata jsonb DEFAULT NULL::jsonb, idempotency_key text DEFAULT NULL::text)
+CREATE FUNCTION credits."grant"(pool text, amount numeric, kind text DEFAULT 'purchased'::text, expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone, member text DEFAULT NULL::text, effective_at timestamp with time zone DEFAULT now(), priority integer DEFAULT NULL::integer, external_ref text DEFAULT NULL::text, metadata jsonb DEFAULT NULL::jsonb, idempotency_key text DEFAULT NULL::text, features text[] DEFAULT NULL::text[])
 RETURNS bigint
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -14,7 +14,17 @@ AS $plproxy$
 	RUN ON credits_router.pool_hash(pool);
 $plproxy$;
 
-CREATE FUNCTION credits.balance(pool text, member text DEFAULT NULL::text)
+CREATE FUNCTION credits.assign_budget(pool text, member text, budget text)
+RETURNS void
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON credits_router.pool_hash(pool);
+$plproxy$;
+
+CREATE FUNCTION credits.balance(pool text, member text DEFAULT NULL::text, feature text DEFAULT NULL::text)
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -124,7 +134,17 @@ AS $plproxy$
 	RUN ON credits_router.pool_hash(pool);
 $plproxy$;
 
-CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text)
+CREATE FUNCTION credits.remove_budget(pool text, budget text)
+RETURNS void
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON credits_router.pool_hash(pool);
+$plproxy$;
+
+CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text, per interval DEFAULT NULL::interval, scope text DEFAULT NULL::text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -184,7 +204,17 @@ AS $plproxy$
 	RUN ON credits_router.pool_hash(pool);
 $plproxy$;
 
-CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval)
+CREATE FUNCTION credits.set_budget(pool text, budget text, credit_limit numeric, period text DEFAULT 'month'::text)
+RETURNS void
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON credits_router.pool_hash(pool);
+$plproxy$;
+
+CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval, scope text DEFAULT 'member'::text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -321,10 +351,12 @@ AS $plproxy$
 	CLUSTER 'credits_partitions';
 	RUN ON credits_router.pool_hash(pool);
 $plproxy$;
-COMMENT ON FUNCTION credits."grant"(text,numeric,text,timestamp with time zone,text,timestamp with time zone,integer,text,jsonb,text) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id. Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits."grant"(text,numeric,text,timestamp with time zone,text,timestamp with time zone,integer,text,jsonb,text) TO credits_owner;
-COMMENT ON FUNCTION credits.balance(text,text) IS 'The credits a pool, or one member of it, can spend now. Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits.balance(text,text) TO credits_app, credits_reader;
+COMMENT ON FUNCTION credits."grant"(text,numeric,text,timestamp with time zone,text,timestamp with time zone,integer,text,jsonb,text,text[]) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits."grant"(text,numeric,text,timestamp with time zone,text,timestamp with time zone,integer,text,jsonb,text,text[]) TO credits_owner;
+COMMENT ON FUNCTION credits.assign_budget(text,text,text) IS 'Puts a member in a budget (NULL: in none). Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.assign_budget(text,text,text) TO credits_owner;
+COMMENT ON FUNCTION credits.balance(text,text,text) IS 'The credits a pool, or a charge by one member of it or for one feature, can spend now. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.balance(text,text,text) TO credits_app, credits_reader;
 COMMENT ON FUNCTION credits.balance_at(text,timestamp with time zone) IS 'A pool''s credits (held counted as remaining) at an instant, from the ledger. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.balance_at(text,timestamp with time zone) TO credits_reader;
 COMMENT ON FUNCTION credits.cancel_subscription(text,text) IS 'Cancels a pool''s subscription to a plan: no further periods are issued. Routed to the pool''s partition.';
@@ -345,8 +377,10 @@ COMMENT ON FUNCTION credits.release(text,bigint) IS 'release() of a hold of the 
 GRANT EXECUTE ON FUNCTION credits.release(text,bigint) TO credits_app;
 COMMENT ON FUNCTION credits.remove_alert(text,text) IS 'Removes a pool''s alert on a metric. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.remove_alert(text,text) TO credits_owner;
-COMMENT ON FUNCTION credits.remove_frequency_cap(text,text) IS 'Removes a pool''s frequency cap on a feature. Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits.remove_frequency_cap(text,text) TO credits_owner;
+COMMENT ON FUNCTION credits.remove_budget(text,text) IS 'Removes a budget; its members become unassigned. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.remove_budget(text,text) TO credits_owner;
+COMMENT ON FUNCTION credits.remove_frequency_cap(text,text,interval,text) IS 'Removes a pool''s frequency caps on a feature (those of one window or scope, or all). Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.remove_frequency_cap(text,text,interval,text) TO credits_owner;
 COMMENT ON FUNCTION credits.remove_member_limit(text,text) IS 'Removes a member''s credit limit. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.remove_member_limit(text,text) TO credits_owner;
 COMMENT ON FUNCTION credits.reserve(text,text,numeric,interval,text,text,jsonb) IS 'Holds credits for work whose cost is not yet known; returns the hold id. Routed to the pool''s partition.';
@@ -357,8 +391,10 @@ COMMENT ON FUNCTION credits.revoke_access(text,text) IS 'Revokes a member''s acc
 GRANT EXECUTE ON FUNCTION credits.revoke_access(text,text) TO credits_owner;
 COMMENT ON FUNCTION credits.set_alert(text,text,numeric) IS 'Sets an alert on a pool''s balance or its members'' usage of their limits. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.set_alert(text,text,numeric) TO credits_owner;
-COMMENT ON FUNCTION credits.set_frequency_cap(text,text,integer,interval) IS 'Caps how often each member of a pool may call a feature within a window. Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits.set_frequency_cap(text,text,integer,interval) TO credits_owner;
+COMMENT ON FUNCTION credits.set_budget(text,text,numeric,text) IS 'Creates or changes a budget: a cap per period on what a group of a pool''s members may use. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.set_budget(text,text,numeric,text) TO credits_owner;
+COMMENT ON FUNCTION credits.set_frequency_cap(text,text,integer,interval,text) IS 'Caps how often each member of a pool (or all of them together) may call a feature within a window. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.set_frequency_cap(text,text,integer,interval,text) TO credits_owner;
 COMMENT ON FUNCTION credits.set_grant_expiry(text,bigint,timestamp with time zone) IS 'set_grant_expiry() of a grant of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(text,bigint,timestamp with time zone) TO credits_owner;
 COMMENT ON FUNCTION credits.set_member_limit(text,text,numeric,text) IS 'Sets a member''s credit limit per period (month, week, day, none); NULL removes it. Routed to the pool''s partition.';
@@ -385,8 +421,23 @@ GRANT EXECUTE ON FUNCTION credits.verify() TO credits_owner;
 COMMENT ON FUNCTION credits.void_grant(text,bigint,text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.void_grant(text,bigint,text) TO credits_owner;
 
+CREATE FUNCTION credits_router.budget_usage()
+RETURNS TABLE (pool text, budget text, members bigint, used numeric, held numeric, credit_limit numeric, percent_used numeric, remaining_limit numeric, period text)
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON ALL;
+	SELECT * FROM credits.budget_usage;
+$plproxy$;
+CREATE VIEW credits.budget_usage AS SELECT * FROM credits_router.budget_usage();
+COMMENT ON VIEW credits.budget_usage IS 'One row per budget: its members, used and held this period, limit and what remains. Gathered from every partition.';
+GRANT SELECT ON credits.budget_usage TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits_router.budget_usage() TO credits_reader;
+
 CREATE FUNCTION credits_router.grant_balances()
-RETURNS TABLE (grant_id bigint, pool text, member text, kind text, amount numeric, remaining numeric, held numeric, effective_at timestamp with time zone, expires_at timestamp with time zone, status text, priority integer, external_ref text, metadata jsonb, created_at timestamp with time zone)
+RETURNS TABLE (grant_id bigint, pool text, member text, kind text, amount numeric, remaining numeric, held numeric, effective_at timestamp with time zone, expires_at timestamp with time zone, status text, priority integer, external_ref text, metadata jsonb, created_at timestamp with time zone, features text[])
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
