@@ -67,6 +67,14 @@ SELECT router_test.check('first call under the cap', (credits.charge('org-4', 'f
 SELECT router_test.check('CR007 rate limited', router_test.sqlstate($$SELECT credits.charge('org-4', 'frank', 1, 'search')$$) = 'CR007');
 SELECT credits.remove_frequency_cap('org-4', 'search');
 SELECT router_test.check('remove_frequency_cap', (credits.charge('org-4', 'frank', 1, 'search')).status = 'succeeded');
+-- Budgets: a budget's refusal keeps its SQLSTATE (CR011).
+SELECT credits.set_budget('org-4', 'design', 5);
+SELECT credits.assign_budget('org-4', 'frank', 'design');
+SELECT router_test.check('a charge within the budget', (credits.charge('org-4', 'frank', 5)).status = 'succeeded');
+SELECT router_test.check('CR011 budget exceeded', router_test.sqlstate($$SELECT credits.charge('org-4', 'frank', 1)$$) = 'CR011');
+SELECT router_test.check('budget_usage gathered', (SELECT used FROM credits.budget_usage WHERE pool = 'org-4' AND budget = 'design') = 5);
+SELECT credits.remove_budget('org-4', 'design');
+SELECT router_test.check('remove_budget', (credits.charge('org-4', 'frank', 1)).status = 'succeeded');
 
 -- Holds: the pool-first forms; an id of another pool is CR010.
 SELECT credits.reserve('org-5', 'gina', 30, '10 minutes', NULL, 'h-1') AS hold \gset
