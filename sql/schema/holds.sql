@@ -1,96 +1,23 @@
 -- Holds: reserve (C++), capture, release, and the lapse of holds past their TTL.
 
 -- Gives back what a pending hold still holds: each part returns to its
--- grant, or expires (voids) at once when the grant is dead. The caller has
--- locked the pool. Returns the amount given back (micros).
+-- grant, or expires (voids) at once when the grant is dead; p_keep is
+-- captured (taken in the parts' order, added to the member's usage, capture
+-- entries under p_capture_id). The caller has locked the pool. Returns the
+-- amount given back (micros). C++: src/pg/holds_settle.cpp.
 CREATE FUNCTION credits._unhold(p_pool_id bigint, p_hold_id bigint, p_keep bigint, p_capture_id bigint,
                                 p_status text, p_reason text, p_at timestamptz)
-RETURNS bigint
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
--- p_keep: how much of the hold is captured (taken in allocation order) and
--- added to the member's usage; the rest is released. p_capture_id: the
--- capture's head entry.
-DECLARE
-	h credits.holds;
-	part credits.hold_parts;
-	g credits.grants;
-	v_take bigint;
-	v_back bigint;
-	v_left bigint := p_keep;
-	v_released bigint := 0;
-BEGIN
-	SELECT * INTO STRICT h FROM credits.holds WHERE pool_id = p_pool_id AND hold_id = p_hold_id;
-	FOR part IN SELECT * FROM credits.hold_parts
-	             WHERE pool_id = p_pool_id AND hold_id = p_hold_id AND held > 0 ORDER BY part LOOP
-		v_take := least(part.held, v_left);
-		v_back := part.held - v_take;
-		v_left := v_left - v_take;
-		-- one write per part: the captured share leaves the grant, the
-		-- released share goes back to its remaining
-		UPDATE credits.grants SET held = held - part.held, remaining = remaining + v_back
-		 WHERE pool_id = p_pool_id AND grant_id = part.grant_id
-		RETURNING * INTO STRICT g;
-		IF v_take > 0 THEN
-			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, held, charge_id, hold_id, feature)
-			VALUES (p_pool_id, 'capture', h.member, part.grant_id, -v_take, p_capture_id, p_hold_id, h.feature);
-		END IF;
-		IF v_back > 0 THEN
-			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, held, hold_id, reason)
-			VALUES (p_pool_id, 'release', h.member, part.grant_id, v_back, -v_back, p_hold_id, p_reason);
-			-- now, not p_at: expire_holds(as_of) with a later as_of lapses
-			-- holds, but a grant still live now keeps what they give back
-			IF credits._grant_dead(g, now()) THEN
-				-- the grant died while this part was held: it goes with the grant
-				UPDATE credits.grants SET remaining = remaining - v_back
-				 WHERE pool_id = p_pool_id AND grant_id = part.grant_id;
-				INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, hold_id, reason)
-				VALUES (p_pool_id, CASE WHEN g.voided_at IS NOT NULL THEN 'void' ELSE 'expire' END, h.member,
-				        part.grant_id, -v_back, p_hold_id,
-				        CASE WHEN g.voided_at IS NOT NULL THEN 'grant voided while held' ELSE 'grant expired while held' END);
-			END IF;
-			v_released := v_released + v_back;
-		END IF;
-		UPDATE credits.hold_parts SET held = 0 WHERE pool_id = p_pool_id AND hold_id = p_hold_id AND hold_parts.part = part.part;
-	END LOOP;
-	UPDATE credits.holds SET status = p_status, captured = p_keep, settled_at = p_at
-	 WHERE pool_id = p_pool_id AND hold_id = p_hold_id;
-	-- one update, so the usage guard sees usage shrink (used + held), and a
-	-- limit lowered since the hold was made cannot refuse its capture. The
-	-- period is now's, not p_at's: expire_holds(as_of) with a later as_of
-	-- must not move the member's usage into a future period.
-	UPDATE credits.members
-	   SET held = held - h.amount,
-	       used = CASE WHEN period_start = credits._period_start(period, now()) THEN used ELSE 0 END + p_keep,
-	       period_start = credits._period_start(period, now())
-	 WHERE pool_id = p_pool_id AND member = h.member;
-	RETURN v_released;
-END
-$$;
+RETURNS bigint AS 'MODULE_PATHNAME', 'credits_unhold'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
--- Lapses the pool's pending holds whose TTL has passed; the caller has
--- locked the pool. Returns how many lapsed.
+-- Lapses the pool's pending holds whose TTL has passed, and sets the pool's
+-- next hold expiry; the caller has locked the pool. Returns how many lapsed.
+-- C++: src/pg/holds_settle.cpp.
 CREATE FUNCTION credits._lapse_holds(p_pool_id bigint, p_at timestamptz)
-RETURNS integer
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_hold bigint;
-	v_count integer := 0;
-BEGIN
-	FOR v_hold IN SELECT hold_id FROM credits.holds
-	               WHERE pool_id = p_pool_id AND status = 'pending' AND expires_at <= p_at ORDER BY hold_id LOOP
-		PERFORM credits._unhold(p_pool_id, v_hold, 0, NULL, 'lapsed', 'hold lapsed', p_at);
-		v_count := v_count + 1;
-	END LOOP;
-	UPDATE credits.pools
-	   SET next_hold_expiry = (SELECT min(expires_at) FROM credits.holds WHERE pool_id = p_pool_id AND status = 'pending')
-	 WHERE pool_id = p_pool_id;
-	RETURN v_count;
-END
-$$;
+RETURNS integer AS 'MODULE_PATHNAME', 'credits_lapse_holds'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
 
 -- The held parts of pending holds past their TTL. Such a hold has lapsed,
 -- whether or not a write or expire_holds has recorded it yet: balance() and

@@ -130,7 +130,7 @@ int64_t RunHold(const SpendRequest &req, Timestamp expires_at) {
 			return *replay;
 		}
 	}
-	LapseDueHolds(rows, spi, pool, req, now, expires_at);
+	LapseDueHolds(rows, pool, req, now, expires_at);
 	const Spend spend = DecideSpend(spi, pool, req, now);
 	if (!spend.Succeeded())
 		throw *spend.decision.error;

@@ -47,6 +47,10 @@ void LedgerRow::Set(int column, Datum value) {
 }
 
 void LedgerRow::Insert() {
+	// the column's default, nextval of the ledger's sequence
+	const AttrNumber entry_id = CurrentLayout().ledger[LedgerCol::kEntryId];
+	if (nulls_[entry_id - 1])
+		Set(LedgerCol::kEntryId, Int64GetDatum(NextEntryId()));
 	rows_.Insert(Table::kLedger, values_.get(), nulls_.get());
 }
 

@@ -13,7 +13,8 @@ namespace credits::pg {
 class LedgerRow {
 public:
 	LedgerRow(Rows &rows, int64_t pool_id, const std::string &member, const char *entry_type);
-	// Starts the next entry: the shared columns only.
+	// Starts the next entry: the shared columns only (entry_id, when not
+	// set, is the next of the ledger's sequence, as its default).
 	void Clear();
 	// Sets a column (LedgerCol); ignored when the installed release has none.
 	void Set(int column, Datum value);

@@ -16,6 +16,7 @@
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
 
+#include "pg/holds_settle.hpp"
 #include "pg/ledger_row.hpp"
 
 extern "C" {
@@ -27,12 +28,6 @@ extern "C" {
 namespace credits::pg {
 
 namespace {
-
-Statement lapse_holds{"SELECT credits._lapse_holds($1, $2)", {INT8OID, TIMESTAMPTZOID}};
-
-Statement lower_hold_expiry{
-    "UPDATE credits.pools SET next_hold_expiry = least(next_hold_expiry, $2) WHERE pool_id = $1",
-    {INT8OID, TIMESTAMPTZOID}};
 
 Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start, used) VALUES ($1, $2, $3, $4)",
                         {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
@@ -321,17 +316,13 @@ PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &membe
 	return state;
 }
 
-void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendRequest &req, Timestamp now,
+void LapseDueHolds(Rows &rows, LockedPool &pool, const SpendRequest &req, Timestamp now,
                    std::optional<Timestamp> hold_expiry) {
 	if (!pool.next_hold_expiry || *pool.next_hold_expiry > now)
 		return;
-	Datum args[] = {Int64GetDatum(pool.pool_id), TimestampTzGetDatum(now)};
-	spi.Run(lapse_holds, args, nullptr);
-	if (hold_expiry) {
-		Datum expiry[] = {Int64GetDatum(pool.pool_id), TimestampTzGetDatum(*hold_expiry)};
-		spi.Run(lower_hold_expiry, expiry, nullptr);
-	}
+	LapseHolds(rows, pool.pool_id, now, hold_expiry);
 	// the lapse gave credits back to grants and took held usage off members
+	rows.Advance();
 	ReadState(rows, pool, req.member, req.feature, now, rows.WriteSnapshot());
 }
 

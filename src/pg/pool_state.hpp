@@ -81,7 +81,7 @@ PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &membe
 // state again. A reserve passes its hold's expiry again: lapsing recomputes
 // the pool's next expiry from the pending holds, which do not include the
 // new one yet.
-void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendRequest &request, Timestamp now,
+void LapseDueHolds(Rows &rows, LockedPool &pool, const SpendRequest &request, Timestamp now,
                    std::optional<Timestamp> hold_expiry);
 
 // Enrols the member when the pool does not know it yet, with `used` in

@@ -81,7 +81,7 @@ void LoadLayout() {
 	                                                       "budget"};
 	static const char *const grants[GrantCol::kCount] = {"pool_id",      "grant_id",   "rank",      "member",
 	                                                     "remaining",    "effective_at", "expires_at", "voided_at",
-	                                                     "expired_at",   "features"};
+	                                                     "expired_at",   "features",     "held"};
 	static const char *const ledger[LedgerCol::kCount] = {
 	    "entry_id", "pool_id", "at",     "actor",  "entry_type", "member",          "grant_id",
 	    "amount",   "held",    "charge_id", "hold_id", "status", "reason", "feature",

@@ -33,7 +33,20 @@ struct MemberCol {
 	enum { kPoolId, kMember, kCreditLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kBudget, kCount };
 };
 struct GrantCol {
-	enum { kPoolId, kGrantId, kRank, kMember, kRemaining, kEffectiveAt, kExpiresAt, kVoidedAt, kExpiredAt, kFeatures, kCount };
+	enum {
+		kPoolId,
+		kGrantId,
+		kRank,
+		kMember,
+		kRemaining,
+		kEffectiveAt,
+		kExpiresAt,
+		kVoidedAt,
+		kExpiredAt,
+		kFeatures,
+		kHeld,
+		kCount
+	};
 };
 struct HoldCol {
 	enum {
