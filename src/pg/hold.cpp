@@ -5,6 +5,7 @@
 // release; the pool's next_hold_expiry is lowered in the locking write.
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
+#include "pg/ledger_row.hpp"
 #include "pg/datum.hpp"
 #include "pg/pool_state.hpp"
 #include "pg/spi.hpp"
@@ -17,33 +18,6 @@ Statement find_hold_key{"SELECT hold_id, member, amount, feature FROM credits.ho
                         " WHERE pool_id = $1 AND idempotency_key = $2",
                         {INT8OID, TEXTOID}};
 enum HoldKeyColumn { kKeyHoldId = 1, kKeyMember, kKeyAmount, kKeyFeature };
-
-Statement insert_hold{"INSERT INTO credits.holds (pool_id, hold_id, member, feature, amount, idempotency_key,"
-                      "  expires_at, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                      {INT8OID, INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, JSONBOID}};
-
-Statement insert_hold_part{"INSERT INTO credits.hold_parts (pool_id, hold_id, part, grant_id, held)"
-                           " VALUES ($1, $2, $3, $4, $5)",
-                           {INT8OID, INT8OID, INT4OID, INT8OID, INT8OID}};
-
-Statement hold_from_grant{"UPDATE credits.grants SET remaining = remaining - $3, held = held + $3"
-                          " WHERE pool_id = $1 AND grant_id = $2",
-                          {INT8OID, INT8OID, INT8OID}};
-
-Statement record_hold{"UPDATE credits.members SET held = held + $3, used = $4, period_start = $5"
-                      " WHERE pool_id = $1 AND member = $2",
-                      {INT8OID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}};
-
-Statement insert_hold_head{
-    "INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, hold_id, status, feature,"
-    "  idempotency_key, requested, balance_after, member_used_after, metadata)"
-    " VALUES ($1, $2, 'hold', $3, $1, 'succeeded', $4, $5, $6, $7, $8, $9)",
-    {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, JSONBOID}};
-
-// A hold's parts belong to its head entry (charge_id), as a charge's do.
-Statement insert_hold_entry{"INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, held, hold_id,"
-                            "  charge_id, feature) VALUES ($1, 'hold', $2, $3, $4, $5, $6, $6, $7)",
-                            {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID}};
 
 // The hold an earlier reserve with the same key made, or CR005 when the key
 // was used for a different hold (hold keys never match charge keys).
@@ -61,59 +35,100 @@ std::optional<int64_t> ReplayHold(SpiSession &spi, int64_t pool_id, const SpendR
 	return spi.Int64(0, kKeyHoldId);
 }
 
+// The row of a lot the spend read.
+ItemPointerData LotRow(const LockedPool &pool, int64_t grant_id) {
+	for (size_t i = 0; i < pool.lots.size(); ++i)
+		if (pool.lots[i].grant_id == grant_id)
+			return pool.lot_rows[i];
+	throw Error(sqlstate::kInsufficientCredits, "credits changed during a hold");
+}
+
 // Records a hold: the hold and its parts, the grants' held credits, the
-// member's held usage, the ledger.
-void RecordHold(SpiSession &spi, const LockedPool &pool, const SpendRequest &req, Timestamp expires_at,
+// member's held usage (an update the usage guard checks, or the enrolment
+// of a member the pool did not know), the ledger's head entry and one entry
+// per part.
+void RecordHold(Rows &rows, SpiSession &spi, const LockedPool &pool, const SpendRequest &req, Timestamp expires_at,
                 const Spend &spend) {
-	const int64_t pool_id = pool.pool_id;
+	const Layout &l = CurrentLayout();
 	const int64_t hold_id = pool.entry_id;
+	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	Datum feature = req.feature ? StringToText(*req.feature) : Datum(0);
 	Datum key = req.idempotency_key ? StringToText(*req.idempotency_key) : Datum(0);
-	Datum member_key = StringToText(req.member);
-	const Micros balance_after = spend.pool_available - req.amount;
-	const Micros used = pool.member.usage.used;
 	{
-		Datum args[] = {Int64GetDatum(pool_id),
-		                Int64GetDatum(hold_id),
-		                member_key,
-		                feature,
-		                Int64GetDatum(req.amount),
-		                key,
-		                TimestampTzGetDatum(expires_at),
-		                req.metadata};
-		bool nulls[] = {false, false, false, !req.feature, false, !req.idempotency_key, false, req.metadata == 0};
-		spi.Run(insert_hold, args, nulls);
+		NewRow hold(rows, Table::kHolds);
+		const AttrNumber *c = l.holds;
+		hold.Set(c[HoldCol::kPoolId], Int64GetDatum(pool.pool_id));
+		hold.Set(c[HoldCol::kHoldId], Int64GetDatum(hold_id));
+		hold.Set(c[HoldCol::kMember], StringToText(req.member));
+		if (req.feature)
+			hold.Set(c[HoldCol::kFeature], feature);
+		hold.Set(c[HoldCol::kAmount], Int64GetDatum(req.amount));
+		hold.Set(c[HoldCol::kCaptured], Int64GetDatum(0));
+		hold.Set(c[HoldCol::kStatus], StringToText("pending"));
+		if (req.idempotency_key)
+			hold.Set(c[HoldCol::kIdempotencyKey], key);
+		hold.Set(c[HoldCol::kCreatedAt], TimestampTzGetDatum(now));
+		hold.Set(c[HoldCol::kExpiresAt], TimestampTzGetDatum(expires_at));
+		if (req.metadata)
+			hold.Set(c[HoldCol::kMetadata], req.metadata);
+		hold.Insert();
 	}
+	NewRow part_row(rows, Table::kHoldParts);
 	int32_t n = 0;
 	for (const Part &part : spend.parts) {
-		Datum args[] = {Int64GetDatum(pool_id), Int64GetDatum(part.grant_id), Int64GetDatum(part.amount)};
-		spi.Run(hold_from_grant, args, nullptr);
-		Datum hp[] = {Int64GetDatum(pool_id), Int64GetDatum(hold_id), Int32GetDatum(++n), Int64GetDatum(part.grant_id),
-		              Int64GetDatum(part.amount)};
-		spi.Run(insert_hold_part, hp, nullptr);
+		rows.Fetch(Table::kGrants, LotRow(pool, part.grant_id));
+		TupleTableSlot *grant = rows.Slot(Table::kGrants);
+		const AttrNumber columns[] = {l.grants[GrantCol::kRemaining], l.grants[GrantCol::kHeld]};
+		const Datum values[] = {Int64GetDatum(DatumGetInt64(grant->tts_values[columns[0] - 1]) - part.amount),
+		                        Int64GetDatum(DatumGetInt64(grant->tts_values[columns[1] - 1]) + part.amount)};
+		const bool nulls[] = {false, false};
+		rows.Update(Table::kGrants, columns, values, nulls, 2);
+		part_row.Clear();
+		const AttrNumber *c = l.hold_parts;
+		part_row.Set(c[HoldPartCol::kPoolId], Int64GetDatum(pool.pool_id));
+		part_row.Set(c[HoldPartCol::kHoldId], Int64GetDatum(hold_id));
+		part_row.Set(c[HoldPartCol::kPart], Int32GetDatum(++n));
+		part_row.Set(c[HoldPartCol::kGrantId], Int64GetDatum(part.grant_id));
+		part_row.Set(c[HoldPartCol::kHeld], Int64GetDatum(part.amount));
+		part_row.Insert();
 	}
-	{
-		Datum args[] = {Int64GetDatum(pool_id), member_key, Int64GetDatum(req.amount), Int64GetDatum(used),
-		                TimestampTzGetDatum(pool.member.period_start)};
-		spi.Run(record_hold, args, nullptr);
+	const Member &member = pool.member;
+	if (!member.known) {
+		EnrollMember(spi, pool, req.member, 0, req.amount);
+	} else {
+		rows.Fetch(Table::kMembers, pool.member_row);
+		const AttrNumber columns[] = {l.members[MemberCol::kHeld], l.members[MemberCol::kUsed],
+		                              l.members[MemberCol::kPeriodStart]};
+		const Datum values[] = {Int64GetDatum(member.usage.held + req.amount), Int64GetDatum(member.usage.used),
+		                        TimestampTzGetDatum(member.period_start)};
+		const bool nulls[] = {false, false, false};
+		rows.Update(Table::kMembers, columns, values, nulls, 3);
 	}
-	{
-		Datum args[] = {Int64GetDatum(hold_id),    Int64GetDatum(pool_id),       member_key,          feature,     key,
-		                Int64GetDatum(req.amount), Int64GetDatum(balance_after), Int64GetDatum(used), req.metadata};
-		bool nulls[] = {false, false, false, !req.feature,     !req.idempotency_key,
-		                false, false, false, req.metadata == 0};
-		spi.Run(insert_hold_head, args, nulls);
-	}
+	LedgerRow entry(rows, pool.pool_id, req.member, "hold");
+	entry.Set(LedgerCol::kEntryId, Int64GetDatum(hold_id));
+	entry.Set(LedgerCol::kHoldId, Int64GetDatum(hold_id));
+	entry.Set(LedgerCol::kStatus, StringToText("succeeded"));
+	if (req.feature)
+		entry.Set(LedgerCol::kFeature, feature);
+	if (req.idempotency_key)
+		entry.Set(LedgerCol::kIdempotencyKey, key);
+	entry.Set(LedgerCol::kRequested, Int64GetDatum(req.amount));
+	entry.Set(LedgerCol::kBalanceAfter, Int64GetDatum(spend.pool_available - req.amount));
+	entry.Set(LedgerCol::kMemberUsedAfter, Int64GetDatum(member.usage.used));
+	if (req.metadata)
+		entry.Set(LedgerCol::kMetadata, req.metadata);
+	entry.Insert();
+	// a hold's parts belong to its head entry (charge_id), as a charge's do
 	for (const Part &part : spend.parts) {
-		Datum args[] = {Int64GetDatum(pool_id),
-		                member_key,
-		                Int64GetDatum(part.grant_id),
-		                Int64GetDatum(-part.amount),
-		                Int64GetDatum(part.amount),
-		                Int64GetDatum(hold_id),
-		                feature};
-		bool nulls[] = {false, false, false, false, false, false, !req.feature};
-		spi.Run(insert_hold_entry, args, nulls);
+		entry.Clear();
+		entry.Set(LedgerCol::kGrantId, Int64GetDatum(part.grant_id));
+		entry.Set(LedgerCol::kAmount, Int64GetDatum(-part.amount));
+		entry.Set(LedgerCol::kHeld, Int64GetDatum(part.amount));
+		entry.Set(LedgerCol::kHoldId, Int64GetDatum(hold_id));
+		entry.Set(LedgerCol::kChargeId, Int64GetDatum(hold_id));
+		if (req.feature)
+			entry.Set(LedgerCol::kFeature, feature);
+		entry.Insert();
 	}
 }
 
@@ -134,8 +149,7 @@ int64_t RunHold(const SpendRequest &req, Timestamp expires_at) {
 	const Spend spend = DecideSpend(spi, pool, req, now);
 	if (!spend.Succeeded())
 		throw *spend.decision.error;
-	EnrollMember(spi, pool, req.member);
-	RecordHold(spi, pool, req, expires_at, spend);
+	RecordHold(rows, spi, pool, req, expires_at, spend);
 	rows.Finish();
 	spi.Finish();
 	return pool.entry_id;

@@ -5,7 +5,6 @@
 #include "pg/postgres.hpp"
 #include "pg/rows.hpp"
 
-#include <memory>
 #include <string>
 
 namespace credits::pg {
@@ -21,10 +20,7 @@ public:
 	void Insert();
 
 private:
-	Rows &rows_;
-	int natts_;
-	std::unique_ptr<Datum[]> values_;
-	std::unique_ptr<bool[]> nulls_;
+	NewRow row_;
 	Datum shared_[LedgerCol::kCount] = {};
 	bool shared_set_[LedgerCol::kCount] = {};
 };

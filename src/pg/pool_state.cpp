@@ -29,8 +29,9 @@ namespace credits::pg {
 
 namespace {
 
-Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start, used) VALUES ($1, $2, $3, $4)",
-                        {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
+Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start, used, held)"
+                        " VALUES ($1, $2, $3, $4, $5)",
+                        {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID}};
 
 // The caps on a feature, each with the calls inside its window: the
 // member's, or (scope pool) all members'. A 0.2 schema has member caps only.
@@ -326,11 +327,11 @@ void LapseDueHolds(Rows &rows, LockedPool &pool, const SpendRequest &req, Timest
 	ReadState(rows, pool, req.member, req.feature, now, rows.WriteSnapshot());
 }
 
-void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used) {
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used, Micros held) {
 	if (pool.member.known)
 		return;
 	Datum args[] = {Int64GetDatum(pool.pool_id), StringToText(member), TimestampTzGetDatum(pool.member.period_start),
-	                Int64GetDatum(used)};
+	                Int64GetDatum(used), Int64GetDatum(held)};
 	spi.Run(enroll_member, args, nullptr);
 }
 

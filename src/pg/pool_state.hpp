@@ -85,8 +85,9 @@ void LapseDueHolds(Rows &rows, LockedPool &pool, const SpendRequest &request, Ti
                    std::optional<Timestamp> hold_expiry);
 
 // Enrols the member when the pool does not know it yet, with `used` in
-// the current period.
-void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used = 0);
+// the current period and `held` in pending holds.
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used = 0,
+                  Micros held = 0);
 
 // A spend decided: the pool's available credits before it, and the grants
 // it takes (in deduction order) when it succeeds.

@@ -348,4 +348,31 @@ void Rows::Insert(Table table, Datum *values, bool *nulls) {
 	});
 }
 
+NewRow::NewRow(Rows &rows, Table table)
+    : rows_(rows), table_(table), natts_(rows.Columns(table)), values_(new Datum[natts_]), nulls_(new bool[natts_]) {
+	Clear();
+}
+
+void NewRow::Clear() {
+	for (int i = 0; i < natts_; ++i) {
+		values_[i] = Datum(0);
+		nulls_[i] = true;
+	}
+}
+
+void NewRow::Set(AttrNumber column, Datum value) {
+	if (column == 0)
+		return;
+	values_[column - 1] = value;
+	nulls_[column - 1] = false;
+}
+
+bool NewRow::IsSet(AttrNumber column) const {
+	return column != 0 && !nulls_[column - 1];
+}
+
+void NewRow::Insert() {
+	rows_.Insert(table_, values_.get(), nulls_.get());
+}
+
 } // namespace credits::pg

@@ -17,6 +17,7 @@ extern "C" {
 #include "utils/snapshot.h"
 }
 
+#include <memory>
 #include <string>
 
 namespace credits::pg {
@@ -200,6 +201,25 @@ private:
 	Relation scan_index_ = nullptr;
 	TupleTableSlot *scan_slot_ = nullptr;
 	Access access_;
+};
+
+// A row to insert directly, column by column (attribute numbers; 0, a
+// column the installed release lacks, is ignored). Columns not set are
+// NULL: set every column that has a default.
+class NewRow {
+public:
+	NewRow(Rows &rows, Table table);
+	void Clear();
+	void Set(AttrNumber column, Datum value);
+	bool IsSet(AttrNumber column) const;
+	void Insert();
+
+private:
+	Rows &rows_;
+	Table table_;
+	int natts_;
+	std::unique_ptr<Datum[]> values_;
+	std::unique_ptr<bool[]> nulls_;
 };
 
 } // namespace credits::pg
