@@ -1183,3 +1183,332 @@ COMMENT ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[
 REVOKE ALL ON ALL TABLES IN SCHEMA credits FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA credits FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA credits FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Idempotent writes everywhere: void_grant (and partial voids), refund and
+-- capture (and allow_more) take an idempotency key; their keys live in
+-- credits.write_keys.
+-------------------------------------------------------------------------------
+-- The keys of retried writes that are not grants, charges or holds
+-- (void_grant, refund, capture; 0.3): per pool and per function, with the
+-- arguments of the first call and its result, which a retry returns.
+CREATE TABLE credits.write_keys (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	function text NOT NULL,
+	idempotency_key text NOT NULL,
+	arguments jsonb NOT NULL,
+	result jsonb NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, function, idempotency_key)
+);
+SELECT pg_catalog.pg_extension_config_dump('credits.write_keys', '');
+
+-- The first call's result for a retried key (NULL: the key is new, or no
+-- key); CR005 when the key was first used with other arguments.
+CREATE FUNCTION credits._replayed(p_pool_id bigint, p_function text, p_key text, p_arguments jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k credits.write_keys;
+BEGIN
+	IF p_key IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO k FROM credits.write_keys
+	 WHERE pool_id = p_pool_id AND function = p_function AND idempotency_key = p_key;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF k.arguments <> p_arguments THEN
+		RAISE EXCEPTION 'idempotency key "%" was used for a different %', p_key, p_function
+			USING ERRCODE = 'CR005',
+			      DETAIL = format('the first call had %s; this one has %s.', k.arguments, p_arguments),
+			      HINT = format('Use a new key for a new %s; repeat one only with the same arguments.', p_function);
+	END IF;
+	RETURN k.result;
+END
+$$;
+
+-- Records a keyed write's arguments and result (nothing without a key).
+CREATE FUNCTION credits._remember(p_pool_id bigint, p_function text, p_key text, p_arguments jsonb, p_result jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO credits.write_keys (pool_id, function, idempotency_key, arguments, result)
+	SELECT p_pool_id, p_function, p_key, p_arguments, p_result WHERE p_key IS NOT NULL;
+END;
+
+DROP FUNCTION credits.void_grant(text, bigint, text);
+DROP FUNCTION credits.void_grant(bigint, text);
+-- Removes credits of a grant (e.g. a chargeback). amount NULL voids the
+-- grant: what remains goes, voided_at is set and credits that come back to
+-- it later (a refund, a release) are voided too. An amount voids only that
+-- part of the unheld remaining: the grant stays live (voided_at stays NULL)
+-- and the part shows in the ledger and the reports as voided.
+CREATE FUNCTION credits.void_grant(grant_id bigint, reason text DEFAULT NULL, amount numeric DEFAULT NULL,
+                                   idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	v_amount bigint;
+	v_args jsonb := jsonb_build_object('grant_id', grant_id, 'amount', amount);
+	v_first jsonb;
+	g credits.grants;
+BEGIN
+	PERFORM credits._require('grant_id', grant_id);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
+	v_amount := credits._amount(amount, 'amount', false);
+	SELECT pool_id INTO v_pool_id FROM credits.grants WHERE grants.grant_id = void_grant.grant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'grant % not found', grant_id USING ERRCODE = 'CR010';
+	END IF;
+	PERFORM credits._lock_pool_id(v_pool_id);
+	v_first := credits._replayed(v_pool_id, 'void_grant', idempotency_key, v_args);
+	IF v_first IS NOT NULL THEN
+		RETURN v_first::numeric;
+	END IF;
+	SELECT * INTO g FROM credits.grants WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+	IF v_amount IS NULL THEN
+		v_amount := CASE WHEN g.voided_at IS NULL THEN g.remaining ELSE 0 END;
+		IF g.voided_at IS NULL THEN
+			UPDATE credits.grants SET remaining = 0, voided_at = now(), void_reason = reason
+			 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
+			VALUES (v_pool_id, 'void', g.member, g.grant_id, -g.remaining, reason);
+		END IF;
+	ELSE
+		IF v_amount > g.remaining THEN
+			RAISE EXCEPTION 'cannot void % credits of grant %: % remain unheld', amount, grant_id,
+					credits._to_credits(g.remaining)
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = format('amount %s, remaining %s, held %s.', credits._to_credits(g.amount),
+				                      credits._to_credits(g.remaining), credits._to_credits(g.held)),
+				      HINT = 'Void at most what remains unheld, or pass amount => NULL to void the whole grant.';
+		END IF;
+		UPDATE credits.grants SET remaining = remaining - v_amount
+		 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+		INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
+		VALUES (v_pool_id, 'void', g.member, g.grant_id, -v_amount, reason);
+	END IF;
+	PERFORM credits._remember(v_pool_id, 'void_grant', idempotency_key, v_args, to_jsonb(credits._to_credits(v_amount)));
+	RETURN credits._to_credits(v_amount);
+END
+$$;
+
+-- Pool-first form (see credits._pool_owns).
+CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL, amount numeric DEFAULT NULL,
+                                   idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'grant_id', grant_id);
+	PERFORM credits._pool_owns(pool, 'grant', grant_id);
+	RETURN credits.void_grant(grant_id, reason, amount, idempotency_key);
+END
+$$;
+
+DROP FUNCTION credits.refund(text, bigint, numeric, text);
+DROP FUNCTION credits.refund(bigint, numeric, text);
+-- Gives credits of a succeeded charge or capture back to the grants they
+-- came from, the last consumed first. A part whose grant has expired or been
+-- voided since is refunded and expires (or is voided) at once.
+CREATE FUNCTION credits.refund(charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL,
+                               idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	head credits.ledger;
+	v_amount bigint;
+	v_refundable bigint;
+	v_left bigint;
+	v_back bigint;
+	part record;
+	g credits.grants;
+	m credits.members;
+	v_args jsonb := jsonb_build_object('charge_id', charge_id, 'amount', amount);
+	v_first jsonb;
+BEGIN
+	PERFORM credits._require('charge_id', charge_id);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
+	v_amount := credits._amount(amount, 'amount', false);
+	SELECT * INTO head FROM credits.ledger l
+	 WHERE l.charge_id = refund.charge_id AND l.entry_id = refund.charge_id
+	   AND l.entry_type IN ('charge', 'capture') AND l.status = 'succeeded';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'charge % not found', charge_id
+			USING ERRCODE = 'CR010', HINT = 'Pass the charge_id of a succeeded charge or capture.';
+	END IF;
+	PERFORM credits._lock_pool_id(head.pool_id);
+	v_first := credits._replayed(head.pool_id, 'refund', idempotency_key, v_args);
+	IF v_first IS NOT NULL THEN
+		RETURN v_first::numeric;
+	END IF;
+	SELECT coalesce(sum(p.refundable), 0) INTO v_refundable FROM credits._refundable_parts(head.pool_id, head.entry_id) p;
+	v_amount := coalesce(v_amount, v_refundable);
+	IF v_amount > v_refundable THEN
+		RAISE EXCEPTION 'cannot refund % credits of charge %: % remain refundable', amount, charge_id,
+				credits._to_credits(v_refundable)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('charged %s, refundable %s.', credits._to_credits(head.requested),
+			                      credits._to_credits(v_refundable)),
+			      HINT = 'Refund at most what remains refundable.';
+	END IF;
+	v_left := v_amount;
+	FOR part IN SELECT * FROM credits._refundable_parts(head.pool_id, head.entry_id) p
+	             WHERE p.refundable > 0 ORDER BY p.entry_id DESC LOOP
+		EXIT WHEN v_left = 0;
+		v_back := least(v_left, part.refundable);
+		v_left := v_left - v_back;
+		SELECT * INTO STRICT g FROM credits.grants WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+		UPDATE credits.grants SET remaining = remaining + v_back WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+		INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, charge_id, reason, feature)
+		VALUES (head.pool_id, 'refund', head.member, part.grant_id, v_back, head.entry_id, reason, head.feature);
+		IF credits._grant_dead(g, now()) THEN
+			UPDATE credits.grants SET remaining = remaining - v_back WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, charge_id, reason)
+			VALUES (head.pool_id, CASE WHEN g.voided_at IS NOT NULL THEN 'void' ELSE 'expire' END, head.member,
+			        part.grant_id, -v_back, head.entry_id,
+			        CASE WHEN g.voided_at IS NOT NULL THEN 'refund to a voided grant' ELSE 'refund to an expired grant' END);
+		END IF;
+	END LOOP;
+	-- the member's usage goes down when the charge counts in its current period
+	SELECT * INTO m FROM credits.members WHERE pool_id = head.pool_id AND member = head.member;
+	IF FOUND AND m.period_start = credits._period_start(m.period, now()) AND head.at >= m.period_start THEN
+		UPDATE credits.members SET used = greatest(used - v_amount, 0)
+		 WHERE pool_id = head.pool_id AND member = head.member;
+	END IF;
+	PERFORM credits._remember(head.pool_id, 'refund', idempotency_key, v_args, to_jsonb(credits._to_credits(v_amount)));
+	RETURN credits._to_credits(v_amount);
+END
+$$;
+
+-- Pool-first form (see credits._pool_owns).
+CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL,
+                               idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'charge_id', charge_id);
+	PERFORM credits._pool_owns(pool, 'charge', charge_id);
+	RETURN credits.refund(charge_id, amount, reason, idempotency_key);
+END
+$$;
+
+DROP FUNCTION credits.capture(text, bigint, numeric, jsonb);
+DROP FUNCTION credits.capture(bigint, numeric, jsonb);
+-- With an idempotency key, a retry of the capture that settled the hold
+-- returns its result (replayed = true); without one a settled hold raises
+-- CR006. allow_more: an amount above the hold takes the difference as a
+-- charge of its own (credits.charge: deduction order, member limit, budget
+-- and frequency caps as for any charge), made before the hold is settled,
+-- so that a refused difference leaves the hold pending.
+CREATE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h credits.holds;
+	v_amount bigint;
+	v_id bigint;
+	v_used bigint;
+	v_balance bigint;
+	v_pool_id bigint;
+	v_args jsonb := jsonb_build_object('hold_id', hold_id, 'amount', amount, 'allow_more', allow_more);
+	v_first jsonb;
+	v_more credits.charge_result;
+	r credits.charge_result;
+BEGIN
+	PERFORM credits._require('hold_id', hold_id, 'allow_more', allow_more);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
+	v_amount := credits._amount(amount, 'amount');
+	IF idempotency_key IS NOT NULL THEN
+		-- before the pending check: the retried capture has settled the hold
+		SELECT pool_id INTO v_pool_id FROM credits.holds WHERE holds.hold_id = capture.hold_id;
+		IF FOUND THEN
+			PERFORM credits._lock_pool_id(v_pool_id);
+			v_first := credits._replayed(v_pool_id, 'capture', idempotency_key, v_args);
+			IF v_first IS NOT NULL THEN
+				RETURN jsonb_populate_record(NULL::credits.charge_result, v_first || '{"replayed": true}');
+			END IF;
+		END IF;
+	END IF;
+	h := credits._pending_hold(hold_id);
+	v_amount := coalesce(v_amount, h.amount);
+	IF v_amount > h.amount AND NOT allow_more THEN
+		RAISE EXCEPTION 'cannot capture % credits: hold % holds %', amount, hold_id, credits._to_credits(h.amount)
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Capture at most what was reserved, reserve more, or pass allow_more => true.';
+	END IF;
+	IF v_amount > h.amount THEN
+		v_more := credits.charge(pool => (SELECT p.pool FROM credits.pools p WHERE p.pool_id = h.pool_id),
+		                         member => h.member, amount => credits._to_credits(v_amount - h.amount),
+		                         feature => h.feature,
+		                         metadata => coalesce(capture.metadata, h.metadata, '{}') || jsonb_build_object('capture_of_hold', h.hold_id));
+	END IF;
+	v_id := nextval('credits.ledger_entry_id_seq');
+	PERFORM credits._unhold(h.pool_id, h.hold_id, least(v_amount, h.amount), v_id, 'captured', 'rest of hold released', now());
+	SELECT m.used INTO v_used FROM credits.members m WHERE m.pool_id = h.pool_id AND m.member = h.member;
+	v_balance := credits._available(h.pool_id, now());
+	INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, charge_id, hold_id, status, feature,
+	                            requested, balance_after, member_used_after, metadata, idempotency_key)
+	VALUES (v_id, h.pool_id, 'capture', h.member, v_id, h.hold_id, 'succeeded', h.feature,
+	        least(v_amount, h.amount), v_balance, v_used, coalesce(capture.metadata, h.metadata), idempotency_key);
+	r := ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
+	         credits._to_credits(v_used), false, NULL)::credits.charge_result;
+	PERFORM credits._remember(h.pool_id, 'capture', idempotency_key, v_args, to_jsonb(r));
+	RETURN r;
+END
+$$;
+
+-- Pool-first forms (see credits._pool_owns).
+CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.capture(hold_id, amount, metadata, idempotency_key, allow_more);
+END
+$$;
+
+REVOKE ALL ON TABLE credits.write_keys FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits._replayed(bigint, text, text, jsonb), credits._remember(bigint, text, text, jsonb, jsonb),
+	credits.void_grant(bigint, text, numeric, text), credits.void_grant(text, bigint, text, numeric, text),
+	credits.refund(bigint, numeric, text, text), credits.refund(text, bigint, numeric, text, text),
+	credits.capture(bigint, numeric, jsonb, text, boolean), credits.capture(text, bigint, numeric, jsonb, text, boolean)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION credits.void_grant(bigint, text, numeric, text), credits.refund(bigint, numeric, text, text)
+TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.capture(bigint, numeric, jsonb, text, boolean) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb, text, boolean) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text, text), credits.void_grant(text, bigint, text, numeric, text)
+TO credits_owner;
+COMMENT ON FUNCTION credits.void_grant(bigint, text, numeric, text) IS 'Removes what remains of a grant, or part of it (e.g. a chargeback); returns the amount voided.';
+COMMENT ON FUNCTION credits.void_grant(text, bigint, text, numeric, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.refund(bigint, numeric, text, text) IS 'Returns all or part of a charge to the grants it came from; returns the amount refunded.';
+COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb, text, boolean) IS 'Charges all or part of a pending hold (or more, with allow_more) and releases the rest.';
+COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb, text, boolean) IS 'capture() of a hold of the named pool (pool-first form, for routing).';

@@ -28,7 +28,7 @@ GRANT EXECUTE ON FUNCTION
 	credits.revoke_access(text, text),
 	credits.restore_access(text, text),
 	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text),
-	credits.void_grant(bigint, text)
+	credits.void_grant(bigint, text, numeric, text)
 TO credits_owner;
 
 GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log,
@@ -37,13 +37,13 @@ TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION
 	credits.reserve(text, text, numeric, interval, text, text, jsonb),
-	credits.capture(bigint, numeric, jsonb),
+	credits.capture(bigint, numeric, jsonb, text, boolean),
 	credits.release(bigint),
 	credits.charge_usage(text, text, text, numeric, text, jsonb)
 TO credits_app;
 
 GRANT EXECUTE ON FUNCTION
-	credits.refund(bigint, numeric, text),
+	credits.refund(bigint, numeric, text, text),
 	credits.set_rate(text, numeric, text, timestamptz),
 	credits.set_frequency_cap(text, text, integer, interval),
 	credits.remove_frequency_cap(text, text),
@@ -81,8 +81,8 @@ GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, te
 GRANT SELECT ON credits.hold_balances TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.balance_at(text, timestamptz), credits.usage(text, timestamptz, timestamptz)
 TO credits_reader;
-GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb), credits.release(text, bigint) TO credits_app;
-GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.void_grant(text, bigint, text)
+GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb, text, boolean), credits.release(text, bigint) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text, text), credits.void_grant(text, bigint, text, numeric, text)
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)

@@ -268,6 +268,19 @@ CREATE TABLE credits.alerts (
 	PRIMARY KEY (pool_id, id)
 );
 
+-- The keys of retried writes that are not grants, charges or holds
+-- (void_grant, refund, capture; 0.3): per pool and per function, with the
+-- arguments of the first call and its result, which a retry returns.
+CREATE TABLE credits.write_keys (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	function text NOT NULL,
+	idempotency_key text NOT NULL,
+	arguments jsonb NOT NULL,
+	result jsonb NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, function, idempotency_key)
+);
+
 -- pg_dump keeps the rows of extension tables marked as configuration (and
 -- the sequences' positions, so no restored id is handed out again).
 SELECT pg_catalog.pg_extension_config_dump('credits.pools', '');
@@ -287,6 +300,7 @@ SELECT pg_catalog.pg_extension_config_dump('credits.alert_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alert_state', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.write_keys', '');
 
 -- What charge(), try_charge(), charge_usage(), try_charge_usage() and
 -- capture() return. reason: NULL when succeeded, else the message of the

@@ -131,6 +131,7 @@ INSERT INTO expectations VALUES
 	(NULL, NULL, 'numeric', '10^15', '22023', 'above the largest amount (10^12)'),
 	('grant', 'amount', 'numeric', 'zero', '22023', 'a grant of nothing'),
 	('refund', 'amount', 'numeric', 'zero', '22023', 'a refund of nothing'),
+	('void_grant', 'amount', 'numeric', 'zero', '22023', 'a void of nothing'),
 	('subscribe', 'credits_per_period', 'numeric', 'zero', '22023', 'a subscription of nothing'),
 	('set_member_limit', 'credit_limit', 'numeric', 'null', '00000', 'NULL removes the limit'),
 	-- not amounts: a quantity of units, a rate per unit, a threshold
