@@ -87,3 +87,7 @@ TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
 TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.set_auto_topup(text, numeric, numeric), credits.remove_auto_topup(text),
+	credits.cancel_topup_request(bigint)
+TO credits_owner;
+GRANT SELECT ON credits.topup_requests TO credits_reader;

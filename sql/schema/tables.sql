@@ -39,7 +39,12 @@ CREATE TABLE credits.pools (
 	-- caps up only then).
 	has_caps boolean NOT NULL DEFAULT false,
 	-- Whether any alert is set (the pools_alerts trigger fires only then).
-	has_alerts boolean NOT NULL DEFAULT false
+	has_alerts boolean NOT NULL DEFAULT false,
+	-- Auto top-up (0.3): a request is opened when available credits are
+	-- below topup_below at commit (the pools_topups trigger fires only when
+	-- it is set).
+	topup_below credits.micros,
+	topup_amount credits.positive_micros
 );
 
 CREATE TABLE credits.members (
@@ -281,6 +286,27 @@ CREATE TABLE credits.write_keys (
 	PRIMARY KEY (pool_id, function, idempotency_key)
 );
 
+-- Auto top-up requests (0.3): the extension asks, the application pays and
+-- grants with the request's key. At most one open request per pool.
+CREATE SEQUENCE credits.topup_request_id_seq;
+CREATE TABLE credits.topup_requests (
+	request_id bigint NOT NULL DEFAULT nextval('credits.topup_request_id_seq'),
+	pool text NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	amount numeric NOT NULL,
+	idempotency_key text NOT NULL,
+	status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'settled', 'cancelled')),
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	-- when it was settled or cancelled; the grant that settled it
+	closed_at timestamptz,
+	grant_id bigint,
+	PRIMARY KEY (pool_id, request_id)
+);
+ALTER SEQUENCE credits.topup_request_id_seq OWNED BY credits.topup_requests.request_id;
+CREATE UNIQUE INDEX topup_requests_id_idx ON credits.topup_requests (request_id);
+CREATE UNIQUE INDEX topup_requests_open_idx ON credits.topup_requests (pool_id) WHERE status = 'open';
+CREATE UNIQUE INDEX topup_requests_key_idx ON credits.topup_requests (pool_id, idempotency_key);
+
 -- pg_dump keeps the rows of extension tables marked as configuration (and
 -- the sequences' positions, so no restored id is handed out again).
 SELECT pg_catalog.pg_extension_config_dump('credits.pools', '');
@@ -301,6 +327,8 @@ SELECT pg_catalog.pg_extension_config_dump('credits.alert_state', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.write_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.topup_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.topup_request_id_seq', '');
 
 -- What charge(), try_charge(), charge_usage(), try_charge_usage() and
 -- capture() return. reason: NULL when succeeded, else the message of the

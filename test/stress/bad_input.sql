@@ -23,6 +23,9 @@ SET search_path = bad_input, pg_catalog;
 SELECT credits.create_pool('bi');
 SELECT credits."grant"('bi', 1000000);
 SELECT credits.set_rate('rated', 1);
+-- pool "bi_topup" is below its auto top-up threshold: one open request
+SELECT credits.create_pool('bi_topup');
+SELECT credits.set_auto_topup('bi_topup', 10, 10);
 
 CREATE TABLE fixtures (fn text, arg text, expr text NOT NULL);  -- fn NULL: any function
 INSERT INTO fixtures VALUES
@@ -61,7 +64,10 @@ INSERT INTO fixtures VALUES
 	-- ids: made fresh by each call, so an earlier call cannot have used them
 	(NULL, 'grant_id', $$(SELECT credits."grant"('bi', 1))$$),
 	(NULL, 'hold_id', $$(SELECT credits.reserve('bi', 'm{id}', 1))$$),
-	(NULL, 'charge_id', $$(SELECT (credits.charge('bi', 'm{id}', 1)).charge_id)$$);
+	(NULL, 'charge_id', $$(SELECT (credits.charge('bi', 'm{id}', 1)).charge_id)$$),
+	-- cancelling it again is allowed (nothing to do)
+	(NULL, 'request_id', $$(SELECT min(request_id) FROM credits.topup_requests)$$),
+	(NULL, 'below', '1');
 
 -- Bad values by argument type. A 10 kB text that does not compress (an
 -- index entry of it would not fit a page); a jsonb of about 1 MB.
@@ -132,6 +138,7 @@ INSERT INTO expectations VALUES
 	('grant', 'amount', 'numeric', 'zero', '22023', 'a grant of nothing'),
 	('refund', 'amount', 'numeric', 'zero', '22023', 'a refund of nothing'),
 	('void_grant', 'amount', 'numeric', 'zero', '22023', 'a void of nothing'),
+	('set_auto_topup', 'amount', 'numeric', 'zero', '22023', 'a top-up of nothing'),
 	('subscribe', 'credits_per_period', 'numeric', 'zero', '22023', 'a subscription of nothing'),
 	('set_member_limit', 'credit_limit', 'numeric', 'null', '00000', 'NULL removes the limit'),
 	-- not amounts: a quantity of units, a rate per unit, a threshold

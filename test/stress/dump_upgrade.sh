@@ -335,6 +335,7 @@ snapshot() {
 	for t in pools members grants ledger holds hold_parts subscriptions rates frequency_caps alert_rules alert_state alerts; do
 		added="''"
 		[ $t = grants ] && added="'idempotency_key'"
+		[ $t = pools ] && added="'{topup_below,topup_amount}'::text[]"
 		q $old "SELECT '$t', (to_jsonb(x) - $added)::text AS r FROM credits.$t x ORDER BY r"
 	done
 	q $old "$balances"
