@@ -45,7 +45,7 @@ INSERT INTO contract VALUES
 	('set_rate', 'owner'), ('set_frequency_cap', 'owner'), ('remove_frequency_cap', 'owner'),
 	('set_alert', 'owner'), ('remove_alert', 'owner'),
 	('set_auto_topup', 'owner'), ('remove_auto_topup', 'owner'), ('cancel_topup_request', 'owner'),
-	('subscribe', 'owner'), ('cancel_subscription', 'owner'),
+	('subscribe', 'owner'), ('cancel_subscription', 'owner'), ('change_subscription', 'owner'),
 	('renew_subscriptions', 'owner'), ('expire_grants', 'owner'), ('expire_holds', 'owner'),
 	('maintain', 'owner'), ('verify', 'owner'),
 	('charge', 'app'), ('try_charge', 'app'), ('charge_usage', 'app'), ('charge_many', 'app'), ('try_charge_usage', 'app'),

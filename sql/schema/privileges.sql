@@ -60,7 +60,7 @@ GRANT SELECT ON credits.rate_card TO credits_reader;
 GRANT SELECT ON credits._lapsed_hold_parts TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION
-	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz),
+	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz, numeric, text),
 	credits.cancel_subscription(text, text),
 	credits.set_alert(text, text, numeric),
 	credits.remove_alert(text, text)
@@ -91,3 +91,4 @@ GRANT EXECUTE ON FUNCTION credits.set_auto_topup(text, numeric, numeric), credit
 	credits.cancel_topup_request(bigint)
 TO credits_owner;
 GRANT SELECT ON credits.topup_requests TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.change_subscription(text, text, numeric, integer, numeric) TO credits_owner;

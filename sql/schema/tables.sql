@@ -236,6 +236,11 @@ CREATE TABLE credits.subscriptions (
 	issued_through integer NOT NULL,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	cancelled_at timestamptz,
+	-- 0.3: at each period start, what remains of earlier periods' grants
+	-- beyond rollover_max expires (NULL: no cap); the external_ref of every
+	-- grant issued (NULL: the plan)
+	rollover_max credits.micros,
+	external_ref text,
 	PRIMARY KEY (pool_id, subscription_id)
 );
 CREATE UNIQUE INDEX subscriptions_id_idx ON credits.subscriptions (subscription_id);

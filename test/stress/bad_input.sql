@@ -55,6 +55,7 @@ INSERT INTO fixtures VALUES
 	(NULL, 'plan', $$'plan{id}'$$),
 	-- cancel_subscription needs an active subscription to cancel
 	('cancel_subscription', 'plan', $$(SELECT 'plan{id}' FROM credits.subscribe('bi', 'plan{id}', 1))$$),
+	('change_subscription', 'plan', $$(SELECT 'plan{id}' FROM credits.subscribe('bi', 'plan{id}', 1))$$),
 	(NULL, 'credits_per_period', '1'),
 	(NULL, 'metric', $$'pool_balance_below'$$),
 	(NULL, 'threshold', '1'),
@@ -139,6 +140,7 @@ INSERT INTO expectations VALUES
 	('refund', 'amount', 'numeric', 'zero', '22023', 'a refund of nothing'),
 	('void_grant', 'amount', 'numeric', 'zero', '22023', 'a void of nothing'),
 	('set_auto_topup', 'amount', 'numeric', 'zero', '22023', 'a top-up of nothing'),
+	('change_subscription', 'credits_per_period', 'numeric', 'zero', '22023', 'a subscription of nothing'),
 	('subscribe', 'credits_per_period', 'numeric', 'zero', '22023', 'a subscription of nothing'),
 	('set_member_limit', 'credit_limit', 'numeric', 'null', '00000', 'NULL removes the limit'),
 	-- not amounts: a quantity of units, a rate per unit, a threshold
@@ -169,6 +171,10 @@ INSERT INTO expectations VALUES
 	('cancel_subscription', 'plan', 'text', '10 kB', 'CR010', 'no such subscription'),
 	('cancel_subscription', 'plan', 'text', 'unicode', 'CR010', 'no such subscription'),
 	('cancel_subscription', 'plan', 'text', 'quote;', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', 'empty', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', '10 kB', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', 'unicode', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', 'quote;', 'CR010', 'no such subscription'),
 	-- removing what is not there does nothing
 	('remove_frequency_cap', 'feature', 'text', 'empty', '00000', 'nothing to remove'),
 	('remove_frequency_cap', 'feature', 'text', '10 kB', '00000', 'nothing to remove'),

@@ -336,6 +336,7 @@ snapshot() {
 		added="''"
 		[ $t = grants ] && added="'idempotency_key'"
 		[ $t = pools ] && added="'{topup_below,topup_amount}'::text[]"
+		[ $t = subscriptions ] && added="'{rollover_max,external_ref}'::text[]"
 		q $old "SELECT '$t', (to_jsonb(x) - $added)::text AS r FROM credits.$t x ORDER BY r"
 	done
 	q $old "$balances"
