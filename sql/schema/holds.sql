@@ -66,7 +66,14 @@ RETURNS bigint AS 'MODULE_PATHNAME', 'credits_reserve'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
-CREATE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
+-- With an idempotency key, a retry of the capture that settled the hold
+-- returns its result (replayed = true); without one a settled hold raises
+-- CR006. allow_more: an amount above the hold takes the difference as a
+-- charge of its own (credits.charge: deduction order, member limit, budget
+-- and frequency caps as for any charge), made before the hold is settled,
+-- so that a refused difference leaves the hold pending.
+CREATE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
 RETURNS credits.charge_result
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -77,26 +84,53 @@ DECLARE
 	v_id bigint;
 	v_used bigint;
 	v_balance bigint;
+	v_pool_id bigint;
+	v_args jsonb := jsonb_build_object('hold_id', hold_id, 'amount', amount, 'allow_more', allow_more);
+	v_first jsonb;
+	v_more credits.charge_result;
+	r credits.charge_result;
 BEGIN
-	PERFORM credits._require('hold_id', hold_id);
+	PERFORM credits._require('hold_id', hold_id, 'allow_more', allow_more);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
 	v_amount := credits._amount(amount, 'amount');
+	IF idempotency_key IS NOT NULL THEN
+		-- before the pending check: the retried capture has settled the hold
+		SELECT pool_id INTO v_pool_id FROM credits.holds WHERE holds.hold_id = capture.hold_id;
+		IF FOUND THEN
+			PERFORM credits._lock_pool_id(v_pool_id);
+			v_first := credits._replayed(v_pool_id, 'capture', idempotency_key, v_args);
+			IF v_first IS NOT NULL THEN
+				RETURN jsonb_populate_record(NULL::credits.charge_result, v_first || '{"replayed": true}');
+			END IF;
+		END IF;
+	END IF;
 	h := credits._pending_hold(hold_id);
 	v_amount := coalesce(v_amount, h.amount);
-	IF v_amount > h.amount THEN
+	IF v_amount > h.amount AND NOT allow_more THEN
 		RAISE EXCEPTION 'cannot capture % credits: hold % holds %', amount, hold_id, credits._to_credits(h.amount)
 			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'Capture at most what was reserved, or reserve more.';
+			      HINT = 'Capture at most what was reserved, reserve more, or pass allow_more => true.';
+	END IF;
+	IF v_amount > h.amount THEN
+		v_more := credits.charge(pool => (SELECT p.pool FROM credits.pools p WHERE p.pool_id = h.pool_id),
+		                         member => h.member, amount => credits._to_credits(v_amount - h.amount),
+		                         feature => h.feature,
+		                         metadata => coalesce(capture.metadata, h.metadata, '{}') || jsonb_build_object('capture_of_hold', h.hold_id));
 	END IF;
 	v_id := nextval('credits.ledger_entry_id_seq');
-	PERFORM credits._unhold(h.pool_id, h.hold_id, v_amount, v_id, 'captured', 'rest of hold released', now());
+	PERFORM credits._unhold(h.pool_id, h.hold_id, least(v_amount, h.amount), v_id, 'captured', 'rest of hold released', now());
 	SELECT m.used INTO v_used FROM credits.members m WHERE m.pool_id = h.pool_id AND m.member = h.member;
 	v_balance := credits._available(h.pool_id, now());
 	INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, charge_id, hold_id, status, feature,
-	                            requested, balance_after, member_used_after, metadata)
+	                            requested, balance_after, member_used_after, metadata, idempotency_key)
 	VALUES (v_id, h.pool_id, 'capture', h.member, v_id, h.hold_id, 'succeeded', h.feature,
-	        v_amount, v_balance, v_used, coalesce(capture.metadata, h.metadata));
-	RETURN ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
-	           credits._to_credits(v_used), false, NULL)::credits.charge_result;
+	        least(v_amount, h.amount), v_balance, v_used, coalesce(capture.metadata, h.metadata), idempotency_key);
+	r := ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
+	         credits._to_credits(v_used), false, NULL)::credits.charge_result;
+	PERFORM credits._remember(h.pool_id, 'capture', idempotency_key, v_args, to_jsonb(r));
+	RETURN r;
 END
 $$;
 
@@ -167,7 +201,8 @@ END
 $$;
 
 -- Pool-first forms (see credits._pool_owns).
-CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL)
+CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
 RETURNS credits.charge_result
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -175,7 +210,7 @@ AS $$
 BEGIN
 	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
 	PERFORM credits._pool_owns(pool, 'hold', hold_id);
-	RETURN credits.capture(hold_id, amount, metadata);
+	RETURN credits.capture(hold_id, amount, metadata, idempotency_key, allow_more);
 END
 $$;
 
@@ -205,9 +240,9 @@ $$;
 
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.reserve(text, text, numeric, interval, text, text, jsonb) IS 'Holds credits for work whose cost is not yet known; returns the hold id.';
-COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb) IS 'Charges all or part of a pending hold and releases the rest.';
+COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb, text, boolean) IS 'Charges all or part of a pending hold (or more, with allow_more) and releases the rest.';
 COMMENT ON FUNCTION credits.release(bigint) IS 'Releases a pending hold; returns the amount released.';
-COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb, text, boolean) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.release(text, bigint) IS 'release() of a hold of the named pool (pool-first form, for routing).';
 COMMENT ON FUNCTION credits.extend_hold(bigint, interval) IS 'Gives a pending hold a new expiry, now() + ttl; returns it.';
 COMMENT ON FUNCTION credits.extend_hold(text, bigint, interval) IS 'extend_hold() of a hold of the named pool (pool-first form, for routing).';
