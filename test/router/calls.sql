@@ -99,7 +99,17 @@ SELECT router_test.check('void_grant', credits.void_grant('org-7', :grant7, 'cha
 -- Subscriptions and alerts.
 SELECT router_test.check('subscribe', credits.subscribe('org-10', 'pro', 500) > 0);
 SELECT router_test.check('subscription granted', credits.balance('org-10') = 1500);
+SELECT credits.change_subscription('org-10', 'pro', 600);
+SELECT router_test.check('change_subscription', (SELECT credits_per_period FROM credits.subscription_status
+                                                  WHERE pool = 'org-10' AND plan = 'pro') = 600);
 SELECT credits.cancel_subscription('org-10', 'pro');
+-- Auto top-up: set on the pool's partition (the requests it opens are
+-- the partition's; test/stress/topup_notify.sh tests them); a bad amount
+-- keeps its SQLSTATE.
+SELECT credits.set_auto_topup('org-12', 995, 100);
+SELECT router_test.check('a charge under the top-up threshold', (credits.charge('org-12', 'jo', 10)).status = 'succeeded');
+SELECT router_test.check('set_auto_topup 22023', router_test.sqlstate($$SELECT credits.set_auto_topup('org-12', 995, -1)$$) = '22023');
+SELECT credits.remove_auto_topup('org-12');
 SELECT credits.set_alert('org-11', 'pool_balance_below', 995);
 SELECT credits.charge('org-11', 'ivan', 10);
 SELECT credits.remove_alert('org-11', 'pool_balance_below');
