@@ -2318,3 +2318,19 @@ CREATE OR REPLACE FUNCTION credits._lapse_holds(p_pool_id bigint, p_at timestamp
 RETURNS integer AS 'MODULE_PATHNAME', 'credits_lapse_holds'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
+
+-- capture, release and extend_hold in C++ (src/pg/hold.cpp), under the
+-- same signatures.
+CREATE OR REPLACE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
+RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_capture'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+CREATE OR REPLACE FUNCTION credits.release(hold_id bigint)
+RETURNS numeric AS 'MODULE_PATHNAME', 'credits_release'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+CREATE OR REPLACE FUNCTION credits.extend_hold(hold_id bigint, ttl interval)
+RETURNS timestamptz AS 'MODULE_PATHNAME', 'credits_extend_hold'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;

@@ -74,80 +74,14 @@ SET search_path = pg_catalog, pg_temp;
 -- so that a refused difference leaves the hold pending.
 CREATE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
                                 idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
-RETURNS credits.charge_result
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	h credits.holds;
-	v_amount bigint;
-	v_id bigint;
-	v_used bigint;
-	v_balance bigint;
-	v_pool_id bigint;
-	v_args jsonb := jsonb_build_object('hold_id', hold_id, 'amount', amount, 'allow_more', allow_more);
-	v_first jsonb;
-	v_more credits.charge_result;
-	r credits.charge_result;
-BEGIN
-	PERFORM credits._require('hold_id', hold_id, 'allow_more', allow_more);
-	IF idempotency_key IS NOT NULL THEN
-		PERFORM credits._check_key('idempotency_key', idempotency_key);
-	END IF;
-	v_amount := credits._amount(amount, 'amount');
-	IF idempotency_key IS NOT NULL THEN
-		-- before the pending check: the retried capture has settled the hold
-		SELECT pool_id INTO v_pool_id FROM credits.holds WHERE holds.hold_id = capture.hold_id;
-		IF FOUND THEN
-			PERFORM credits._lock_pool_id(v_pool_id);
-			v_first := credits._replayed(v_pool_id, 'capture', idempotency_key, v_args);
-			IF v_first IS NOT NULL THEN
-				RETURN jsonb_populate_record(NULL::credits.charge_result, v_first || '{"replayed": true}');
-			END IF;
-		END IF;
-	END IF;
-	h := credits._pending_hold(hold_id);
-	v_amount := coalesce(v_amount, h.amount);
-	IF v_amount > h.amount AND NOT allow_more THEN
-		RAISE EXCEPTION 'cannot capture % credits: hold % holds %', amount, hold_id, credits._to_credits(h.amount)
-			USING ERRCODE = 'invalid_parameter_value',
-			      HINT = 'Capture at most what was reserved, reserve more, or pass allow_more => true.';
-	END IF;
-	IF v_amount > h.amount THEN
-		v_more := credits.charge(pool => (SELECT p.pool FROM credits.pools p WHERE p.pool_id = h.pool_id),
-		                         member => h.member, amount => credits._to_credits(v_amount - h.amount),
-		                         feature => h.feature,
-		                         metadata => coalesce(capture.metadata, h.metadata, '{}') || jsonb_build_object('capture_of_hold', h.hold_id));
-	END IF;
-	v_id := nextval('credits.ledger_entry_id_seq');
-	PERFORM credits._unhold(h.pool_id, h.hold_id, least(v_amount, h.amount), v_id, 'captured', 'rest of hold released', now());
-	SELECT m.used INTO v_used FROM credits.members m WHERE m.pool_id = h.pool_id AND m.member = h.member;
-	v_balance := credits._available(h.pool_id, now());
-	INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, charge_id, hold_id, status, feature,
-	                            requested, balance_after, member_used_after, metadata, idempotency_key)
-	VALUES (v_id, h.pool_id, 'capture', h.member, v_id, h.hold_id, 'succeeded', h.feature,
-	        least(v_amount, h.amount), v_balance, v_used, coalesce(capture.metadata, h.metadata), idempotency_key);
-	r := ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
-	         credits._to_credits(v_used), false, NULL)::credits.charge_result;
-	PERFORM credits._remember(h.pool_id, 'capture', idempotency_key, v_args, to_jsonb(r));
-	RETURN r;
-END
-$$;
+RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_capture'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION credits.release(hold_id bigint)
-RETURNS numeric
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	h credits.holds;
-BEGIN
-	PERFORM credits._require('hold_id', hold_id);
-	h := credits._pending_hold(hold_id);
-	PERFORM credits._unhold(h.pool_id, h.hold_id, 0, NULL, 'released', 'released', now());
-	RETURN credits._to_credits(h.amount);
-END
-$$;
+RETURNS numeric AS 'MODULE_PATHNAME', 'credits_release'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 -- One batch of expire_holds: lapses the overdue holds of up to 100 pools,
 -- each under its pool's lock. Returns false when nothing was left.
@@ -177,28 +111,9 @@ $$;
 -- that is not pending (lapsed included) raises CR006. No credits move, so
 -- the ledger has no entry for it.
 CREATE FUNCTION credits.extend_hold(hold_id bigint, ttl interval)
-RETURNS timestamptz
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	h credits.holds;
-	v_expires timestamptz;
-BEGIN
-	PERFORM credits._require('hold_id', hold_id, 'ttl', ttl);
-	-- as reserve: positive, and at most 100 years (a timestamp must hold it)
-	IF ttl <= interval '0' OR ttl > interval '100 years' THEN
-		RAISE EXCEPTION 'invalid ttl: must be a positive interval of at most 100 years'
-			USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass an interval such as ''15 minutes''.';
-	END IF;
-	h := credits._pending_hold(hold_id);
-	v_expires := now() + ttl;
-	UPDATE credits.holds SET expires_at = v_expires WHERE pool_id = h.pool_id AND holds.hold_id = h.hold_id;
-	-- the pool's next hold expiry may be early, never late
-	UPDATE credits.pools SET next_hold_expiry = least(next_hold_expiry, v_expires) WHERE pool_id = h.pool_id;
-	RETURN v_expires;
-END
-$$;
+RETURNS timestamptz AS 'MODULE_PATHNAME', 'credits_extend_hold'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 -- Pool-first forms (see credits._pool_owns).
 CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,

@@ -277,15 +277,17 @@ Error IdempotencyConflict(const std::string &key, const std::string &what, Micro
 	             "Use a new key for a new " + what + "; repeat a " + what + " only with the same arguments.");
 }
 
-LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::optional<Timestamp> hold_expiry) {
-	const std::string &pool = req.pool;
+namespace {
+
+// Locks the pool row in Slot(kPools), found with `snapshot`, and bumps its
+// version (lowering its next hold expiry to a new hold's); returns whether
+// the lock waited for a writer that committed (read again then).
+bool LockFoundPool(Rows &rows, Snapshot snapshot, LockedPool &locked, std::optional<Timestamp> hold_expiry,
+                   const std::string &what) {
 	const Layout &l = CurrentLayout();
-	Snapshot snapshot = rows.WriteSnapshot();
-	FindPool(rows, pool, snapshot);
 	bool moved = false;
 	if (!rows.LockRow(Table::kPools, snapshot, &moved))
-		throw UnknownPool(pool); // dropped meanwhile
-	LockedPool locked;
+		throw UnknownPool(what); // dropped meanwhile
 	ReadPool(rows, locked);
 	TupleTableSlot *slot = rows.Slot(Table::kPools);
 	AttrNumber columns[2] = {l.pools[PoolCol::kVersion], l.pools[PoolCol::kNextHoldExpiry]};
@@ -300,11 +302,42 @@ LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::opt
 	}
 	rows.Update(Table::kPools, columns, values, nulls, changed);
 	locked.entry_id = NextEntryId();
+	return moved;
+}
+
+} // namespace
+
+LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::optional<Timestamp> hold_expiry) {
+	Snapshot snapshot = rows.WriteSnapshot();
+	FindPool(rows, req.pool, snapshot);
+	LockedPool locked;
 	// the lock waited for a writer that committed: read what it wrote
-	if (moved)
+	if (LockFoundPool(rows, snapshot, locked, hold_expiry, req.pool))
 		snapshot = rows.WriteSnapshot();
 	ReadState(rows, locked, req.member, req.feature, now, snapshot);
 	return locked;
+}
+
+std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now) {
+	const Layout &l = CurrentLayout();
+	Snapshot snapshot = rows.WriteSnapshot();
+	ScanKeyValue key{Int64GetDatum(pool_id), false};
+	rows.BeginScan(Table::kPools, l.pools_pkey, &key, 1, snapshot);
+	const bool found = rows.Next();
+	rows.EndScan();
+	if (!found)
+		throw UnknownPool(std::to_string(pool_id));
+	LockedPool locked;
+	LockFoundPool(rows, snapshot, locked, std::nullopt, std::to_string(pool_id));
+	const std::string pool = DatumToString(Get(rows.Slot(Table::kPools), l.pools[PoolCol::kPool]).value);
+	if (locked.next_hold_expiry && *locked.next_hold_expiry <= now)
+		LapseHolds(rows, pool_id, now, std::nullopt);
+	rows.Advance();
+	return pool;
+}
+
+void ReadStateOf(Rows &rows, PoolState &state, const std::string &member, Timestamp now) {
+	ReadState(rows, state, member, std::nullopt, now, rows.WriteSnapshot());
 }
 
 PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member,
