@@ -2334,3 +2334,5 @@ CREATE OR REPLACE FUNCTION credits.extend_hold(hold_id bigint, ttl interval)
 RETURNS timestamptz AS 'MODULE_PATHNAME', 'credits_extend_hold'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
+-- (the by-id lookup of a pending hold moved into them)
+DROP FUNCTION credits._pending_hold(bigint);

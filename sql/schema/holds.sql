@@ -29,36 +29,6 @@ SELECT h.pool_id, h.hold_id, h.member, hp.grant_id, hp.held
   JOIN credits.hold_parts hp ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
  WHERE h.status = 'pending' AND h.expires_at <= now() AND hp.held > 0;
 
--- The pending hold `hold_id`, its pool locked; CR010 when unknown, CR006
--- when no longer pending.
-CREATE FUNCTION credits._pending_hold(p_hold_id bigint)
-RETURNS credits.holds
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_pool_id bigint;
-	h credits.holds;
-BEGIN
-	SELECT pool_id INTO v_pool_id FROM credits.holds WHERE hold_id = p_hold_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'hold % not found', p_hold_id
-			USING ERRCODE = 'CR010', HINT = 'Pass a hold id returned by credits.reserve().';
-	END IF;
-	PERFORM credits._lock_pool_id(v_pool_id);
-	SELECT * INTO STRICT h FROM credits.holds WHERE pool_id = v_pool_id AND hold_id = p_hold_id;
-	IF h.status <> 'pending' THEN
-		RAISE EXCEPTION 'hold % is not pending: it was %', p_hold_id, h.status
-			USING ERRCODE = 'CR006',
-			      DETAIL = format('amount %s, captured %s, expires_at %s.', credits._to_credits(h.amount),
-			                      credits._to_credits(h.captured), h.expires_at),
-			      HINT = CASE WHEN h.status = 'lapsed' THEN 'Reserve again with a longer ttl.'
-			                  ELSE 'A hold is settled once.' END;
-	END IF;
-	RETURN h;
-END
-$$;
-
 CREATE FUNCTION credits.reserve(pool text, member text, amount numeric, ttl interval DEFAULT '15 minutes',
                                 feature text DEFAULT NULL, idempotency_key text DEFAULT NULL,
                                 metadata jsonb DEFAULT NULL)
