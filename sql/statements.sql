@@ -13,6 +13,15 @@ SELECT credits.grant('stmt', 200, 'plan', effective_at => now() - interval '10 d
                      expires_at => now() + interval '20 days') > 0 AS plan;
 SELECT credits.grant('stmt', 500, 'purchased') AS purchased \gset
 SELECT credits.grant('stmt', 40, 'purchased', effective_at => now() + interval '3 days') > 0 AS future;
+-- a partial void, and a subscription whose rollover is capped by amount
+-- (10 credits carried over at each period start, the rest expires)
+SELECT credits.grant('stmt', 30, 'promo', effective_at => now() - interval '25 days') AS partial \gset
+SELECT credits.void_grant(:partial, 'partial chargeback', 10) AS partly_voided;
+SELECT credits.subscribe('stmt', 'team', 30, interval '1 day', 5, 'plan', now() - interval '2 days',
+                         rollover_max => 10) > 0 AS subscribed;
+CALL credits.renew_subscriptions(now() + interval '3 days 1 hour');
+SELECT count(*) AS rollover_expiries FROM credits.ledger_entries
+ WHERE pool = 'stmt' AND entry_type = 'expire' AND reason IS DISTINCT FROM 'grant expired';
 CALL credits.expire_grants();
 SELECT status FROM credits.charge('stmt', 'a', 250, 'chat');
 SELECT charge_id AS refundable FROM credits.charge('stmt', 'b', 30) \gset
