@@ -18,9 +18,15 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "catalog/index.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteManip.h"
+#include "nodes/makefuncs.h"
+#include "utils/memutils.h"
 }
 
 #include <cstring>
+#include <unordered_map>
 
 namespace credits::pg {
 
@@ -110,8 +116,92 @@ const Layout &CurrentLayout() {
 	return layout;
 }
 
+namespace {
+
+// What a statement would prepare again for every call, prepared once per
+// backend: each index's IndexInfo (its predicate and expressions ready to
+// evaluate) and each trigger's WHEN condition. Kept in a context of its own
+// until the next relcache invalidation (any DDL on a table, an index or a
+// trigger sends one).
+MemoryContext prepared_context = nullptr;
+std::unordered_map<Oid, IndexInfo *> prepared_indexes;
+std::unordered_map<Oid, ExprState *> prepared_when;
+
+MemoryContext PreparedContext() {
+	if (prepared_context == nullptr)
+		prepared_context = AllocSetContextCreate(CacheMemoryContext, "credits prepared rows", ALLOCSET_SMALL_SIZES);
+	return prepared_context;
+}
+
+IndexInfo *PreparedIndexInfo(Relation index) {
+	auto found = prepared_indexes.find(RelationGetRelid(index));
+	if (found != prepared_indexes.end())
+		return found->second;
+	MemoryContext old = MemoryContextSwitchTo(PreparedContext());
+	IndexInfo *info = BuildIndexInfo(index);
+	if (info->ii_Predicate != NIL)
+		info->ii_PredicateState = ExecInitQual((List *)expression_planner((Expr *)info->ii_Predicate), nullptr);
+	if (info->ii_Expressions != NIL)
+		info->ii_ExpressionsState = ExecInitExprList((List *)expression_planner((Expr *)info->ii_Expressions), nullptr);
+	MemoryContextSwitchTo(old);
+	prepared_indexes.emplace(RelationGetRelid(index), info);
+	return info;
+}
+
+// As TriggerEnabled() prepares a WHEN condition: OLD and NEW as the inner
+// and outer tuple, in implicit-AND form.
+ExprState *PreparedWhen(const Trigger &trigger) {
+	auto found = prepared_when.find(trigger.tgoid);
+	if (found != prepared_when.end())
+		return found->second;
+	MemoryContext old = MemoryContextSwitchTo(PreparedContext());
+	Node *qual = static_cast<Node *>(stringToNode(trigger.tgqual));
+	ChangeVarNodes(qual, PRS2_OLD_VARNO, INNER_VAR, 0);
+	ChangeVarNodes(qual, PRS2_NEW_VARNO, OUTER_VAR, 0);
+	List *implicit = make_ands_implicit(reinterpret_cast<Expr *>(qual));
+	ExprState *state = ExecInitQual(reinterpret_cast<List *>(expression_planner(reinterpret_cast<Expr *>(implicit))), nullptr);
+	MemoryContextSwitchTo(old);
+	prepared_when.emplace(trigger.tgoid, state);
+	return state;
+}
+
+// ExecOpenIndices, with the prepared IndexInfos.
+void OpenIndices(ResultRelInfo *info) {
+	Relation rel = info->ri_RelationDesc;
+	List *index_oids = RelationGetIndexList(rel);
+	const int n = list_length(index_oids);
+	info->ri_NumIndices = n;
+	if (n == 0)
+		return;
+	info->ri_IndexRelationDescs = static_cast<RelationPtr>(palloc(n * sizeof(Relation)));
+	info->ri_IndexRelationInfo = static_cast<IndexInfo **>(palloc(n * sizeof(IndexInfo *)));
+	int i = 0;
+	ListCell *cell;
+	foreach (cell, index_oids) {
+		Relation index = index_open(lfirst_oid(cell), RowExclusiveLock);
+		info->ri_IndexRelationDescs[i] = index;
+		info->ri_IndexRelationInfo[i] = PreparedIndexInfo(index);
+		++i;
+	}
+	list_free(index_oids);
+}
+
+} // namespace
+
 void ResetLayout() {
 	layout_known = false;
+	prepared_indexes.clear();
+	prepared_when.clear();
+	// An invalidation may arrive in the middle of a call that uses what was
+	// prepared (while it opens a table): the old context lives until the
+	// transaction ends.
+	if (prepared_context != nullptr) {
+		if (IsTransactionState())
+			MemoryContextSetParent(prepared_context, TopTransactionContext);
+		else
+			MemoryContextDelete(prepared_context);
+		prepared_context = nullptr;
+	}
 }
 
 Rows::Rows(Access access) : access_(access) {
@@ -172,6 +262,10 @@ Rows::Open &Rows::Get(Table table) {
 			ExecInitResultRelation(estate_, t.info, i + 1);
 			t.relation = t.info->ri_RelationDesc;
 			t.new_slot = ExecInitExtraTupleSlot(estate_, RelationGetDescr(t.relation), &TTSOpsVirtual);
+			if (TriggerDesc *triggers = t.info->ri_TrigDesc)
+				for (int n = 0; n < triggers->numtriggers; ++n)
+					if (triggers->triggers[n].tgqual != nullptr)
+						t.info->ri_TrigWhenExprs[n] = PreparedWhen(triggers->triggers[n]);
 		} else {
 			t.relation = ExecGetRangeTableRelation(estate_, i + 1);
 		}
@@ -320,7 +414,7 @@ void Rows::UpdateRow(Open &t, TupleTableSlot *old_slot, TupleTableSlot *new_slot
 	List *recheck = NIL;
 	if (update_indexes) {
 		if (!t.indexes_open) {
-			ExecOpenIndices(t.info, false);
+			OpenIndices(t.info);
 			t.indexes_open = true;
 		}
 		if (t.info->ri_NumIndices > 0)
@@ -334,7 +428,7 @@ void Rows::Insert(Table table, Datum *values, bool *nulls) {
 	Open &t = Get(table);
 	Guard([&] {
 		if (!t.indexes_open) {
-			ExecOpenIndices(t.info, false);
+			OpenIndices(t.info);
 			t.indexes_open = true;
 		}
 		TupleTableSlot *slot = t.new_slot;
