@@ -17,6 +17,8 @@ SELECT credits.grant('stmt', 40, 'purchased', effective_at => now() + interval '
 -- (10 credits carried over at each period start, the rest expires)
 SELECT credits.grant('stmt', 30, 'promo', effective_at => now() - interval '25 days') AS partial \gset
 SELECT credits.void_grant(:partial, 'partial chargeback', 10) AS partly_voided;
+-- an amendment: the partly voided grant now expired two days ago
+SELECT credits.set_grant_expiry(:partial, now() - interval '2 days');
 SELECT credits.subscribe('stmt', 'team', 30, interval '1 day', 5, 'plan', now() - interval '2 days',
                          rollover_max => 10) > 0 AS subscribed;
 CALL credits.renew_subscriptions(now() + interval '3 days 1 hour');
