@@ -63,7 +63,7 @@ psql -c "CALL credits.renew_subscriptions(now() - interval '3 days')" -c "CALL c
 	-c "CALL credits.expire_holds(now() - interval '3 days')" -c "CALL credits.record_verify()"
 # A failed run: expire_grants meets a pool another session locks, and gives
 # up after lock_timeout. The failure is recorded; the grant stays overdue.
-psql -c "BEGIN" -c "SELECT FROM credits.pools WHERE pool = 'exp_acme' FOR UPDATE" -c "SELECT pg_sleep(120)" &
+psql -c "BEGIN" -c "SELECT FROM credits.pools WHERE pool = 'exp_acme' FOR UPDATE" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
 holder_pid=$!
 for _ in $(seq 1 300); do
 	[ "$(psql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND query LIKE '%pg_sleep(120)%'
