@@ -25,8 +25,8 @@ mkdir -p "$src"
 log "exporting the checkout to $src"
 # git stash create: a commit of the working tree's tracked files (nothing
 # when it is clean), without touching the stash or the index
-git archive --format=tar "$(git stash create)" 2>/dev/null | tar -x -C "$src" ||
-	git archive --format=tar HEAD | tar -x -C "$src"
+tree=$(git stash create)
+git archive --format=tar "${tree:-HEAD}" | tar -x -C "$src"
 
 log "building postgresql-15-credits $version-1"
 (cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=2" dpkg-buildpackage -b -us -uc >"$work/build.log" 2>&1) ||
