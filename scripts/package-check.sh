@@ -3,7 +3,8 @@
 # (scripts/package.sh) unless DEB names one, copies a pristine debootstrap
 # root (made once at $FRESH_BASE, /tmp/fresh-root, as ../shared/tools/
 # fresh-check.sh does), and in it: apt-get install ./postgresql-15-credits_*.deb
-# (which brings PostgreSQL 15), CREATE EXTENSION credits, one charge and
+# (which brings PostgreSQL 15; bookworm-security added, as on any installed
+# Debian 12), CREATE EXTENSION credits, one charge and
 # verify(); then apt-get purge, and no file of the package may be left.
 # Needs root (chroot, bind mounts) and the Debian mirror. About 3-4 minutes.
 #   bash scripts/package-check.sh
@@ -36,6 +37,14 @@ trap cleanup EXIT
 log "copying $base to $root"
 cp -a "$base/." "$root/"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A Debian 12 as installed has its security updates: the package needs the
+# PostgreSQL 15 minor release it was built against, or later (pg_buildext
+# follows /etc/postgresql-common/minor_versions; a server older than the
+# headers lacks symbols they use, e.g. heap_datum_check since 15.20).
+mirror=$(awk '$1 == "deb" { print $2; exit }' "$root/etc/apt/sources.list")
+security=$(grep -h '^URIs' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/security/ { print $2; exit }')
+printf 'deb %s bookworm-updates main\ndeb %s bookworm-security main\n' "${mirror:-http://deb.debian.org/debian}" \
+	"${security:-http://deb.debian.org/debian-security}" >>"$root/etc/apt/sources.list"
 for m in proc sys dev dev/pts; do mount --bind "/$m" "$root/$m"; mounted+=("$root/$m"); done
 cp "$DEB" "$root/root/"
 deb=$(basename "$DEB")
@@ -51,6 +60,7 @@ chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/u
 	# no init system in a chroot: start the cluster the package of postgresql-15 made
 	pg_lsclusters -h | grep -q "^15 main" || pg_createcluster 15 main >/dev/null
 	pg_ctlcluster 15 main start
+	cd /tmp
 	runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At <<SQL
 CREATE EXTENSION credits;
 SELECT extversion FROM pg_extension WHERE extname = '"'"'credits'"'"';
@@ -61,6 +71,7 @@ SELECT count(*) AS problems FROM credits.verify();
 DROP EXTENSION credits;
 SQL
 	pg_ctlcluster 15 main stop
+	cd /root
 	apt-get purge -y -q postgresql-15-credits >apt-purge.log 2>&1 || { tail -30 apt-purge.log; exit 1; }
 	left=0
 	while read -r f; do
