@@ -73,56 +73,83 @@ BEGIN ATOMIC
 	 WHERE run_id = p_run;
 END;
 
--- Ends a run: finished, or failed with `p_error` (SQLSTATE: message).
--- `p_problems`: what verify found.
-CREATE FUNCTION credits._maintenance_run_end(p_run bigint, p_error text, p_problems bigint)
+-- Ends a run: finished, or failed with an error (its SQLSTATE and message).
+CREATE FUNCTION credits._maintenance_run_end(p_run bigint, p_sqlstate text, p_message text)
 RETURNS void
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	UPDATE credits.maintenance_log
-	   SET finished_at = clock_timestamp(), error = p_error, problems = p_problems
+	   SET finished_at = clock_timestamp(), error = p_sqlstate || ': ' || p_message
 	 WHERE run_id = p_run;
 END;
 
+-- One step of run `p_run` of job `p_job`: a batch, recorded in the run's row
+-- in the batch's transaction; false when nothing was left. The job verify
+-- is one step that records the number of problems verify() finds.
+CREATE FUNCTION credits._maintenance_step(p_run bigint, p_job text, p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_rows integer;
+BEGIN
+	IF p_job = 'verify' THEN
+		UPDATE credits.maintenance_log SET problems = (SELECT count(*) FROM credits.verify()) WHERE run_id = p_run;
+		RETURN false;
+	END IF;
+	v_rows := credits._maintenance_batch(p_job, p_as_of);
+	IF v_rows = 0 THEN
+		RETURN false;
+	END IF;
+	PERFORM credits._maintenance_run_batch(p_run, v_rows);
+	RETURN true;
+END
+$$;
+
 -- Raises again an error caught earlier, with its SQLSTATE, message, detail
--- and hint (RAISE takes no NULL option).
+-- and hint (RAISE takes no NULL option; an empty detail or hint is none).
 CREATE FUNCTION credits._reraise(p_state text, p_message text, p_detail text, p_hint text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	v_detail text := nullif(p_detail, '');
+	v_hint text := nullif(p_hint, '');
 BEGIN
-	IF p_detail IS NOT NULL AND p_hint IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = p_detail, HINT = p_hint;
-	ELSIF p_detail IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = p_detail;
-	ELSIF p_hint IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, HINT = p_hint;
+	IF v_detail IS NOT NULL AND v_hint IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail, HINT = v_hint;
+	ELSIF v_detail IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail;
+	ELSIF v_hint IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, HINT = v_hint;
 	END IF;
 	RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message;
 END
 $$;
 
--- Runs maintenance job `p_job` (expire_holds, renew_subscriptions or
--- expire_grants) as of `p_as_of`: nothing on a standby or while another
--- session runs the same job; otherwise the job's batches until none is left.
+-- Runs maintenance job `p_job` (expire_holds, renew_subscriptions,
+-- expire_grants, or verify: one step that counts verify()'s problems) as of
+-- `p_as_of`: nothing on a standby or while another session runs the same
+-- job; otherwise the job's batches until none is left.
 -- Called as a top-level CALL it commits the run's row, then after each batch,
 -- then takes the job's lock again (it ended with the transaction) or yields
 -- to a run that took it meanwhile; inside a transaction block it does all in
 -- that one. A batch that fails is rolled back, the run is marked failed (and
 -- committed, at top level), and the error raised again.
 -- Procedures that COMMIT may not be SECURITY DEFINER nor SET search_path:
--- this one and the three that call it only call the extension's own
--- SECURITY DEFINER functions, schema-qualified (pg_catalog is searched first
--- for everything else).
+-- this one and the four that call it only call the extension's own
+-- SECURITY DEFINER functions, schema-qualified, and use no operator (the
+-- caller's search_path may put its own before pg_catalog's).
 CREATE PROCEDURE credits._run_maintenance(p_job text, as_of timestamptz)
 LANGUAGE plpgsql
 AS $$
 DECLARE
 	v_commit boolean := NOT credits._in_transaction_block();
 	v_run bigint;
-	v_rows integer;
+	v_more boolean;
 	v_state text;
 	v_message text;
 	v_detail text;
@@ -141,23 +168,23 @@ BEGIN
 	END IF;
 	WHILE NOT v_commit OR credits._maintenance_lock(p_job) LOOP
 		BEGIN
-			v_rows := credits._maintenance_batch(p_job, as_of);
+			v_more := credits._maintenance_step(v_run, p_job, as_of);
 		EXCEPTION WHEN OTHERS OR query_canceled THEN
 			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
 			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			v_more := false;
 		END;
-		EXIT WHEN v_state IS NOT NULL OR v_rows = 0;
-		PERFORM credits._maintenance_run_batch(v_run, v_rows);
+		EXIT WHEN NOT v_more;
 		IF v_commit THEN
 			COMMIT;
 		END IF;
 	END LOOP;
-	PERFORM credits._maintenance_run_end(v_run, v_state || ': ' || v_message, NULL);
+	PERFORM credits._maintenance_run_end(v_run, v_state, v_message);
 	IF v_state IS NOT NULL THEN
 		IF v_commit THEN
 			COMMIT;
 		END IF;
-		PERFORM credits._reraise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
+		PERFORM credits._reraise(v_state, v_message, v_detail, v_hint);
 	END IF;
 END
 $$;

@@ -39,35 +39,8 @@ SELECT l.run_id,
 CREATE PROCEDURE credits.record_verify()
 LANGUAGE plpgsql
 AS $$
-DECLARE
-	v_commit boolean := NOT credits._in_transaction_block();
-	v_run bigint;
-	v_problems bigint;
-	v_state text;
-	v_message text;
-	v_detail text;
-	v_hint text;
 BEGIN
-	IF NOT credits._maintenance_lock('verify') THEN
-		RETURN;
-	END IF;
-	v_run := credits._maintenance_run_start('verify', now());
-	IF v_commit THEN
-		COMMIT;
-	END IF;
-	BEGIN
-		SELECT count(*) INTO v_problems FROM credits.verify();
-	EXCEPTION WHEN OTHERS OR query_canceled THEN
-		GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-		                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-	END;
-	PERFORM credits._maintenance_run_end(v_run, v_state || ': ' || v_message, v_problems);
-	IF v_state IS NOT NULL THEN
-		IF v_commit THEN
-			COMMIT;
-		END IF;
-		PERFORM credits._reraise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
-	END IF;
+	CALL credits._run_maintenance('verify', pg_catalog.now());
 END
 $$;
 

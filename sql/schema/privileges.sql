@@ -92,7 +92,8 @@ TO credits_owner;
 -- the aggregates of monitoring/queries.yaml for credits_monitor.
 GRANT EXECUTE ON FUNCTION credits._maintenance_run_start(text, timestamptz),
 	credits._maintenance_run_batch(bigint, bigint),
-	credits._maintenance_run_end(bigint, text, bigint),
+	credits._maintenance_run_end(bigint, text, text),
+	credits._maintenance_step(bigint, text, timestamptz),
 	credits._reraise(text, text, text, text)
 TO credits_owner;
 GRANT EXECUTE ON PROCEDURE credits.record_verify() TO credits_owner;
