@@ -131,13 +131,13 @@ expect credits_grants_overdue '' 'v == 1' 1
 expect credits_subscriptions_due '' 'v == 1' 1
 expect credits_verify_problems '' 'v == 0' 0
 for job in renew_subscriptions expire_grants expire_holds verify; do
-	expect credits_maintenance_last_success_age_seconds "job=\"$job\"" 'v >= 0 && v < 600' 'under 600'
-	expect credits_maintenance_last_success_timestamp_seconds "job=\"$job\"" 'v > 1700000000' 'a recent time'
-	expect credits_maintenance_running "job=\"$job\"" 'v == 0' 0
-	expect credits_maintenance_interrupted_last_hour "job=\"$job\"" 'v == 0' 0
+	expect credits_maintenance_last_success_age_seconds "task=\"$job\"" 'v >= 0 && v < 600' 'under 600'
+	expect credits_maintenance_last_success_timestamp_seconds "task=\"$job\"" 'v > 1700000000' 'a recent time'
+	expect credits_maintenance_running "task=\"$job\"" 'v == 0' 0
+	expect credits_maintenance_interrupted_last_hour "task=\"$job\"" 'v == 0' 0
 done
-expect credits_maintenance_failed_last_hour 'job="expire_grants"' 'v == 1' 1
-expect credits_maintenance_failed_last_hour 'job="expire_holds"' 'v == 0' 0
+expect credits_maintenance_failed_last_hour 'task="expire_grants"' 'v == 1' 1
+expect credits_maintenance_failed_last_hour 'task="expire_holds"' 'v == 0' 0
 [ "$errors" -eq 0 ] || { cat "$work/exporter.log"; fail "$errors metrics wrong"; }
 
 kill "$exporter_pid"
