@@ -1218,7 +1218,7 @@ CREATE TABLE credits.maintenance_log (
 	-- SQLSTATE and message of the error that ended the run
 	error text
 );
-CREATE INDEX maintenance_log_job_idx ON credits.maintenance_log (job, run_id);
+CREATE INDEX maintenance_log_job_idx ON credits.maintenance_log (job, started_at);
 
 SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log_run_id_seq', '');
@@ -1354,9 +1354,7 @@ DECLARE
 	v_run bigint;
 BEGIN
 	-- a week of history per job (a job scheduled every minute: ~10,000 rows)
-	DELETE FROM credits.maintenance_log l
-	 WHERE l.job = p_job AND l.run_id < (SELECT min(k.run_id) FROM credits.maintenance_log k
-	                                      WHERE k.job = p_job AND k.started_at > now() - interval '7 days');
+	DELETE FROM credits.maintenance_log l WHERE l.job = p_job AND l.started_at < now() - interval '7 days';
 	INSERT INTO credits.maintenance_log (job, as_of, pid, started_at)
 	VALUES (p_job, p_as_of, pg_backend_pid(), clock_timestamp())
 	RETURNING run_id INTO v_run;
@@ -1561,7 +1559,7 @@ BEGIN ATOMIC
 	  WHERE x.cancelled_at IS NULL AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= now()),
 	(SELECT l.problems FROM credits.maintenance_log l
 	  WHERE l.job = 'verify' AND l.finished_at IS NOT NULL AND l.error IS NULL
-	  ORDER BY l.run_id DESC LIMIT 1);
+	  ORDER BY l.started_at DESC LIMIT 1);
 END;
 
 -- Charge attempts (and captures: transaction_log's rows) of the last 5
@@ -1603,7 +1601,7 @@ BEGIN ATOMIC
 	  FROM (VALUES ('renew_subscriptions'), ('expire_grants'), ('expire_holds'), ('verify')) j(job)
 	  LEFT JOIN LATERAL (SELECT l.finished_at FROM credits.maintenance_log l
 	                      WHERE l.job = j.job AND l.finished_at IS NOT NULL AND l.error IS NULL
-	                      ORDER BY l.run_id DESC LIMIT 1) s ON true
+	                      ORDER BY l.started_at DESC LIMIT 1) s ON true
 	  LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.state = 'running')::integer AS running,
 	                            extract(epoch FROM now() - min(m.started_at) FILTER (WHERE m.state = 'running'))::double precision
 	                                AS running_seconds,

@@ -53,9 +53,7 @@ DECLARE
 	v_run bigint;
 BEGIN
 	-- a week of history per job (a job scheduled every minute: ~10,000 rows)
-	DELETE FROM credits.maintenance_log l
-	 WHERE l.job = p_job AND l.run_id < (SELECT min(k.run_id) FROM credits.maintenance_log k
-	                                      WHERE k.job = p_job AND k.started_at > now() - interval '7 days');
+	DELETE FROM credits.maintenance_log l WHERE l.job = p_job AND l.started_at < now() - interval '7 days';
 	INSERT INTO credits.maintenance_log (job, as_of, pid, started_at)
 	VALUES (p_job, p_as_of, pg_backend_pid(), clock_timestamp())
 	RETURNING run_id INTO v_run;

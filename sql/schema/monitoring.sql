@@ -73,7 +73,7 @@ BEGIN ATOMIC
 	  WHERE x.cancelled_at IS NULL AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= now()),
 	(SELECT l.problems FROM credits.maintenance_log l
 	  WHERE l.job = 'verify' AND l.finished_at IS NOT NULL AND l.error IS NULL
-	  ORDER BY l.run_id DESC LIMIT 1);
+	  ORDER BY l.started_at DESC LIMIT 1);
 END;
 
 -- Charge attempts (and captures: transaction_log's rows) of the last 5
@@ -115,7 +115,7 @@ BEGIN ATOMIC
 	  FROM (VALUES ('renew_subscriptions'), ('expire_grants'), ('expire_holds'), ('verify')) j(job)
 	  LEFT JOIN LATERAL (SELECT l.finished_at FROM credits.maintenance_log l
 	                      WHERE l.job = j.job AND l.finished_at IS NOT NULL AND l.error IS NULL
-	                      ORDER BY l.run_id DESC LIMIT 1) s ON true
+	                      ORDER BY l.started_at DESC LIMIT 1) s ON true
 	  LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.state = 'running')::integer AS running,
 	                            extract(epoch FROM now() - min(m.started_at) FILTER (WHERE m.state = 'running'))::double precision
 	                                AS running_seconds,

@@ -291,7 +291,7 @@ CREATE TABLE credits.maintenance_log (
 	-- SQLSTATE and message of the error that ended the run
 	error text
 );
-CREATE INDEX maintenance_log_job_idx ON credits.maintenance_log (job, run_id);
+CREATE INDEX maintenance_log_job_idx ON credits.maintenance_log (job, started_at);
 
 -- pg_dump keeps the rows of extension tables marked as configuration (and
 -- the sequences' positions, so no restored id is handed out again).
