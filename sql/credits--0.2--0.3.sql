@@ -28,6 +28,9 @@ ALTER TABLE credits.ledger DROP CONSTRAINT ledger_entry_type_check, DROP CONSTRA
 ALTER TABLE credits.holds DROP CONSTRAINT holds_amount_check, DROP CONSTRAINT holds_check,
 	DROP CONSTRAINT holds_status_check;
 ALTER TABLE credits.hold_parts DROP CONSTRAINT hold_parts_held_check;
+-- New columns of grants (the views below name them): a retried grant's
+-- idempotency key, and the features scoped credits are usable for.
+ALTER TABLE credits.grants ADD COLUMN idempotency_key text, ADD COLUMN features text[];
 
 CREATE DOMAIN credits.micros AS bigint CHECK (VALUE >= 0);
 CREATE DOMAIN credits.positive_micros AS bigint CHECK (VALUE > 0);
@@ -36,7 +39,8 @@ CREATE DOMAIN credits.limit_period AS text CHECK (VALUE IN ('month', 'week', 'da
 CREATE DOMAIN credits.ledger_entry_type AS text
 	CHECK (VALUE IN ('grant', 'charge', 'hold', 'capture', 'release', 'refund', 'expire', 'void', 'adjust'));
 CREATE DOMAIN credits.attempt_status AS text
-	CHECK (VALUE IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded', 'access_revoked', 'rate_limited'));
+	CHECK (VALUE IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded', 'access_revoked', 'rate_limited',
+	                 'budget_exceeded'));
 CREATE DOMAIN credits.hold_status AS text CHECK (VALUE IN ('pending', 'captured', 'released', 'lapsed'));
 
 ALTER TABLE credits.pools ALTER COLUMN topup_increment TYPE credits.positive_micros;
@@ -145,9 +149,11 @@ SELECT g.grant_id,
        coalesce(g.priority, g.rank) AS priority,
        g.external_ref,
        g.metadata,
-       g.created_at
+       g.created_at,
+       g.features
   FROM (SELECT gr.grant_id, gr.pool_id, gr.member, gr.kind, gr.amount, gr.effective_at, gr.expires_at,
                gr.voided_at, gr.expired_at, gr.priority, gr.rank, gr.external_ref, gr.metadata, gr.created_at,
+               gr.features,
                gr.remaining + CASE WHEN gr.voided_at IS NULL AND gr.expired_at IS NULL
                                         AND (gr.expires_at IS NULL OR gr.expires_at > now())
                                    THEN coalesce(l.held, 0) ELSE 0 END AS remaining,
@@ -819,7 +825,6 @@ END;
 -- A grant's ledger entry is dated at its effective_at (entries of 0.2 keep
 -- their creation time; reports use effective_at for both); and a grant takes
 -- an idempotency key (a new last argument: the function is made again).
-ALTER TABLE credits.grants ADD COLUMN idempotency_key text;
 CREATE UNIQUE INDEX grants_idempotency_idx ON credits.grants (pool_id, idempotency_key)
 	WHERE idempotency_key IS NOT NULL;
 DROP FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb);
@@ -827,7 +832,7 @@ CREATE FUNCTION credits.grant(pool text, amount numeric, kind text DEFAULT 'purc
                               expires_at timestamptz DEFAULT NULL, member text DEFAULT NULL,
                               effective_at timestamptz DEFAULT now(), priority integer DEFAULT NULL,
                               external_ref text DEFAULT NULL, metadata jsonb DEFAULT NULL,
-                              idempotency_key text DEFAULT NULL)
+                              idempotency_key text DEFAULT NULL, features text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -840,12 +845,27 @@ DECLARE
 	v_unspent numeric;
 	v_key text := idempotency_key;
 	v_first credits.grants;
+	v_features text[];
+	v_feature text;
 BEGIN
 	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
 	IF v_key IS NOT NULL THEN
 		PERFORM credits._check_key('idempotency_key', v_key);
 	END IF;
 	v_amount := credits._amount(amount, 'amount', false);
+	-- scoped credits: kept as a sorted set of feature keys
+	IF features IS NOT NULL THEN
+		IF cardinality(features) = 0 OR array_position(features, NULL) IS NOT NULL THEN
+			RAISE EXCEPTION 'features must name at least one feature, and no NULL'
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = format('features were %s.', features),
+				      HINT = 'Pass features => NULL for credits usable by any charge.';
+		END IF;
+		FOREACH v_feature IN ARRAY features LOOP
+			PERFORM credits._check_key('feature', v_feature);
+		END LOOP;
+		SELECT array_agg(DISTINCT f ORDER BY f) INTO v_features FROM unnest(features) f;
+	END IF;
 	-- the kind is checked even when an explicit priority replaces its rank
 	v_rank := credits._kind_rank(kind);
 	IF priority IS NOT NULL THEN
@@ -869,7 +889,7 @@ BEGIN
 		SELECT * INTO v_first FROM credits.grants g WHERE g.pool_id = v_pool.pool_id AND g.idempotency_key = v_key;
 		IF FOUND THEN
 			IF v_first.amount <> v_amount OR v_first.kind <> kind OR v_first.member IS DISTINCT FROM member
-			   OR v_first.expires_at IS DISTINCT FROM expires_at THEN
+			   OR v_first.expires_at IS DISTINCT FROM expires_at OR v_first.features IS DISTINCT FROM v_features THEN
 				RAISE EXCEPTION 'idempotency key "%" was used for a different grant', v_key
 					USING ERRCODE = 'CR005',
 					      DETAIL = format('the first grant was %s %s credits%s, expires_at %s.',
@@ -877,7 +897,7 @@ BEGIN
 					                      CASE WHEN v_first.member IS NOT NULL
 					                           THEN format(' for member "%s"', v_first.member) ELSE '' END,
 					                      coalesce(v_first.expires_at::text, 'NULL')),
-					      HINT = 'Use a new key for a new grant; repeat a grant only with the same amount, kind, member and expiry.';
+					      HINT = 'Use a new key for a new grant; repeat a grant only with the same amount, kind, member, expiry and features.';
 			END IF;
 			RETURN v_first.grant_id;
 		END IF;
@@ -903,9 +923,9 @@ BEGIN
 		PERFORM credits._enroll(v_pool.pool_id, member);
 	END IF;
 	INSERT INTO credits.grants (pool_id, kind, priority, rank, member, amount, remaining,
-	                            effective_at, expires_at, external_ref, metadata, idempotency_key)
+	                            effective_at, expires_at, external_ref, metadata, idempotency_key, features)
 	VALUES (v_pool.pool_id, kind, priority, v_rank, member, v_amount, v_amount,
-	        effective_at, expires_at, external_ref, metadata, v_key)
+	        effective_at, expires_at, external_ref, metadata, v_key, v_features)
 	RETURNING grant_id INTO v_id;
 	-- dated when it takes effect, as reports count it (an expiry is dated at
 	-- expires_at; every other entry when it happened)
@@ -1095,6 +1115,223 @@ AS 'MODULE_PATHNAME', 'credits_charge_many'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+-- balance() takes a feature (scoped credits): made again with a third
+-- argument.
+DROP FUNCTION credits.balance(text, text);
+CREATE FUNCTION credits.balance(pool text, member text DEFAULT NULL, feature text DEFAULT NULL)
+RETURNS numeric AS 'MODULE_PATHNAME', 'credits_balance'
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION credits.balance(text, text, text) FROM PUBLIC;
+
+-------------------------------------------------------------------------------
+-- Budgets, and frequency caps per window and scope (0.3)
+-------------------------------------------------------------------------------
+-- A budget: a cap inside a pool on what a group of members (a department,
+-- a project) may use per period. used counts the period that begins at
+-- period_start; held, the group's pending holds. The members table trigger
+-- keeps both (src/pg/member_guard.cpp), so every path that records usage
+-- counts against the budget.
+CREATE TABLE credits.budgets (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	budget text NOT NULL,
+	credit_limit credits.micros,
+	period credits.limit_period NOT NULL DEFAULT 'month',
+	period_start timestamptz NOT NULL,
+	used credits.micros NOT NULL DEFAULT 0,
+	held credits.micros NOT NULL DEFAULT 0,
+	limit_set_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, budget)
+);
+
+ALTER TABLE credits.members ADD COLUMN budget text,
+	ADD FOREIGN KEY (pool_id, budget) REFERENCES credits.budgets ON DELETE SET NULL (budget);
+SELECT pg_catalog.pg_extension_config_dump('credits.budgets', '');
+ALTER TABLE credits.frequency_caps
+	ADD COLUMN scope text NOT NULL DEFAULT 'member' CHECK (scope IN ('member', 'pool')),
+	DROP CONSTRAINT frequency_caps_pkey,
+	ADD PRIMARY KEY (pool_id, feature, per, scope);
+CREATE INDEX ledger_pool_calls_idx ON credits.ledger (pool_id, feature, at)
+	WHERE status = 'succeeded' AND feature IS NOT NULL;
+DROP FUNCTION credits.set_frequency_cap(text, text, integer, interval), credits.remove_frequency_cap(text, text);
+CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval,
+                                          scope text DEFAULT 'member')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'feature', feature, 'max_calls', max_calls, 'per', per, 'scope', scope);
+	IF max_calls < 0 THEN
+		RAISE EXCEPTION 'invalid max_calls: must be 0 or more' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('max_calls was %s.', max_calls);
+	END IF;
+	PERFORM credits._check_key('feature', feature);
+	-- at most 100 years: a charge looks back `per` from now
+	IF per <= interval '0' OR per > interval '100 years' THEN
+		RAISE EXCEPTION 'invalid per: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('per was %s.', per);
+	END IF;
+	IF scope NOT IN ('member', 'pool') THEN
+		RAISE EXCEPTION 'unknown scope "%"', scope
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Scopes: member (each member''s calls), pool (all members'' calls together).';
+	END IF;
+	v_pool := credits._lock_pool(pool);
+	-- one cap per window and scope: setting it again changes max_calls
+	INSERT INTO credits.frequency_caps (pool_id, feature, max_calls, per, scope)
+	VALUES (v_pool.pool_id, set_frequency_cap.feature, set_frequency_cap.max_calls, set_frequency_cap.per,
+	        set_frequency_cap.scope)
+	ON CONFLICT ON CONSTRAINT frequency_caps_pkey DO UPDATE SET max_calls = excluded.max_calls;
+	UPDATE credits.pools SET has_caps = true WHERE pool_id = v_pool.pool_id;
+END
+$$;
+
+-- per and scope NULL (the defaults): every cap on the feature that matches.
+CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text, per interval DEFAULT NULL,
+                                             scope text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'feature', feature);
+	v_pool := credits._lock_pool(pool);
+	DELETE FROM credits.frequency_caps c
+	 WHERE c.pool_id = v_pool.pool_id AND c.feature = remove_frequency_cap.feature
+	   AND (remove_frequency_cap.per IS NULL OR c.per = remove_frequency_cap.per)
+	   AND (remove_frequency_cap.scope IS NULL OR c.scope = remove_frequency_cap.scope);
+	UPDATE credits.pools
+	   SET has_caps = EXISTS (SELECT FROM credits.frequency_caps c WHERE c.pool_id = v_pool.pool_id)
+	 WHERE pool_id = v_pool.pool_id;
+END
+$$;
+
+-- Budgets: named caps inside a pool for groups of members. A budget's
+-- usage is kept by the members table trigger (member_guard.cpp) as its
+-- members' usage changes; a member's usage counts from the moment it joins.
+CREATE FUNCTION credits.set_budget(pool text, budget text, credit_limit numeric, period text DEFAULT 'month')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_limit bigint;
+	v_available bigint;
+	v_start timestamptz;
+BEGIN
+	PERFORM credits._require('pool', pool, 'budget', budget, 'period', period);
+	PERFORM credits._check_key('budget', budget);
+	IF period NOT IN ('month', 'week', 'day', 'none') THEN
+		RAISE EXCEPTION 'unknown period "%"', period
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Periods: month, week, day, none.';
+	END IF;
+	v_limit := credits._amount(credit_limit, 'credit_limit');
+	v_pool := credits._lock_pool(pool);
+	IF v_limit IS NOT NULL THEN
+		v_available := credits._available(v_pool.pool_id, now());
+		IF v_limit > v_available THEN
+			RAISE EXCEPTION 'budget "%" of % exceeds the credits available in pool "%"', budget, credit_limit, pool
+				USING ERRCODE = 'CR008',
+				      DETAIL = format('limit %s, available %s.', credit_limit, credits._to_credits(v_available)),
+				      HINT = 'Grant more credits to the pool first, or set a lower budget.';
+		END IF;
+	END IF;
+	v_start := credits._period_start(period, now());
+	INSERT INTO credits.budgets AS b (pool_id, budget, credit_limit, period, period_start, limit_set_at)
+	VALUES (v_pool.pool_id, set_budget.budget, v_limit, set_budget.period, v_start, now())
+	ON CONFLICT ON CONSTRAINT budgets_pkey DO UPDATE
+	   SET credit_limit = excluded.credit_limit,
+	       limit_set_at = excluded.limit_set_at,
+	       -- another kind of period starts counting from now
+	       used = CASE WHEN b.period = excluded.period AND b.period_start = excluded.period_start THEN b.used ELSE 0 END,
+	       period = excluded.period,
+	       period_start = excluded.period_start;
+END
+$$;
+
+-- A member is in at most one budget; NULL takes it out of its budget. Its
+-- pending holds move with it; what it used stays counted where it was.
+CREATE FUNCTION credits.assign_budget(pool text, member text, budget text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	m credits.members;
+BEGIN
+	PERFORM credits._require('pool', pool, 'member', member);
+	v_pool := credits._lock_pool(pool);
+	IF budget IS NOT NULL AND NOT EXISTS (SELECT FROM credits.budgets b
+	                                       WHERE b.pool_id = v_pool.pool_id AND b.budget = assign_budget.budget) THEN
+		RAISE EXCEPTION 'unknown budget "%" in pool "%"', budget, pool
+			USING ERRCODE = 'CR010', HINT = 'Create it with credits.set_budget().';
+	END IF;
+	PERFORM credits._enroll(v_pool.pool_id, member);
+	SELECT * INTO m FROM credits.members x WHERE x.pool_id = v_pool.pool_id AND x.member = assign_budget.member;
+	IF m.budget IS NOT DISTINCT FROM assign_budget.budget THEN
+		RETURN;
+	END IF;
+	UPDATE credits.budgets b SET held = greatest(b.held - m.held, 0)
+	 WHERE b.pool_id = v_pool.pool_id AND b.budget = m.budget;
+	UPDATE credits.budgets b SET held = b.held + m.held
+	 WHERE b.pool_id = v_pool.pool_id AND b.budget = assign_budget.budget;
+	UPDATE credits.members x SET budget = assign_budget.budget
+	 WHERE x.pool_id = v_pool.pool_id AND x.member = assign_budget.member;
+END
+$$;
+
+-- Its members become unassigned (the foreign key sets their budget NULL).
+CREATE FUNCTION credits.remove_budget(pool text, budget text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'budget', budget);
+	v_pool := credits._lock_pool(pool);
+	DELETE FROM credits.budgets b WHERE b.pool_id = v_pool.pool_id AND b.budget = remove_budget.budget;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown budget "%" in pool "%"', budget, pool USING ERRCODE = 'CR010';
+	END IF;
+END
+$$;
+
+-- One row per budget: used in its current period, held by its members'
+-- pending holds (lapsed ones counted as given back, as member_usage does).
+CREATE VIEW credits.budget_usage AS
+SELECT p.pool,
+       b.budget,
+       (SELECT count(*) FROM credits.members m WHERE m.pool_id = b.pool_id AND m.budget = b.budget) AS members,
+       credits._to_credits(u.used) AS used,
+       credits._to_credits(u.held) AS held,
+       credits._to_credits(b.credit_limit) AS credit_limit,
+       CASE
+           WHEN b.credit_limit IS NULL THEN NULL
+           WHEN b.credit_limit = 0 THEN CASE WHEN u.used > 0 THEN 100.00 ELSE 0.00 END
+           ELSE round(u.used::numeric * 100 / b.credit_limit, 2)
+       END AS percent_used,
+       credits._to_credits(CASE WHEN b.credit_limit IS NULL THEN NULL
+                               ELSE greatest(b.credit_limit - u.used - u.held, 0) END) AS remaining_limit,
+       b.period::text AS period
+  FROM credits.budgets b
+  JOIN credits.pools p USING (pool_id)
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN b.period_start = credits._period_start(b.period, now()) THEN b.used ELSE 0 END AS used,
+             greatest(b.held - coalesce((SELECT sum(lp.held) FROM credits._lapsed_hold_parts lp
+                                           JOIN credits.members m ON m.pool_id = lp.pool_id AND m.member = lp.member
+                                          WHERE lp.pool_id = b.pool_id AND m.budget = b.budget), 0), 0) AS held
+  ) u;
+
 -------------------------------------------------------------------------------
 -- Privileges of what was made again, and comments
 -------------------------------------------------------------------------------
@@ -1114,13 +1351,22 @@ GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.v
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
 TO credits_owner;
-GRANT EXECUTE ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text)
+GRANT EXECUTE ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[])
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.statement(text, timestamptz, timestamptz, text, text),
 	credits.statement_by_kind(text, timestamptz, timestamptz, text, text)
 TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.balance_at(text, timestamptz), credits.usage(text, timestamptz, timestamptz)
 TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.set_frequency_cap(text, text, integer, interval, text),
+	credits.remove_frequency_cap(text, text, interval, text)
+TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.set_budget(text, text, numeric, text), credits.assign_budget(text, text, text),
+	credits.remove_budget(text, text)
+TO credits_owner;
+GRANT SELECT ON credits.budget_usage TO credits_reader;
 
 -- One line on every public function, procedure and view (\df+, \dv+).
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
@@ -1129,12 +1375,12 @@ COMMENT ON FUNCTION credits.set_member_limits(text, text[], numeric, text, text)
 COMMENT ON FUNCTION credits.remove_member_limit(text, text) IS 'Removes a member''s credit limit.';
 COMMENT ON FUNCTION credits.revoke_access(text, text) IS 'Revokes a member''s access: its charges and holds are refused.';
 COMMENT ON FUNCTION credits.restore_access(text, text) IS 'Restores a revoked member''s access.';
-COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
+COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[]) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
 COMMENT ON FUNCTION credits.void_grant(bigint, text) IS 'Removes what remains of a grant (e.g. a chargeback); returns the amount voided.';
 COMMENT ON FUNCTION credits.current_actor() IS 'The role that called into the credits API, as recorded in the ledger.';
 COMMENT ON FUNCTION credits.charge(text, text, numeric, text, text, jsonb) IS 'Charges a member''s action to its pool in FIFO order; raises a CR error when refused.';
 COMMENT ON FUNCTION credits.try_charge(text, text, numeric, text, text, jsonb) IS 'Charges like charge(), but returns a refusal as a status and logs the failed attempt.';
-COMMENT ON FUNCTION credits.balance(text, text) IS 'The credits a pool, or one member of it, can spend now.';
+COMMENT ON FUNCTION credits.balance(text, text, text) IS 'The credits a pool, or a charge by one member of it or for one feature, can spend now.';
 COMMENT ON FUNCTION credits.charge_usage(text, text, text, numeric, text, jsonb) IS 'Charges a quantity of a feature at the rate in force now.';
 COMMENT ON FUNCTION credits.reserve(text, text, numeric, interval, text, text, jsonb) IS 'Holds credits for work whose cost is not yet known; returns the hold id.';
 COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb) IS 'Charges all or part of a pending hold and releases the rest.';
@@ -1142,8 +1388,6 @@ COMMENT ON FUNCTION credits.release(bigint) IS 'Releases a pending hold; returns
 COMMENT ON FUNCTION credits.refund(bigint, numeric, text) IS 'Returns all or part of a charge to the grants it came from; returns the amount refunded.';
 COMMENT ON FUNCTION credits.set_rate(text, numeric, text, timestamptz) IS 'Sets a feature''s rate (credits per unit) from a given time on; the history is kept.';
 COMMENT ON VIEW credits.rate_card IS 'The rates in force now and those scheduled.';
-COMMENT ON FUNCTION credits.set_frequency_cap(text, text, integer, interval) IS 'Caps how often each member of a pool may call a feature within a window.';
-COMMENT ON FUNCTION credits.remove_frequency_cap(text, text) IS 'Removes a pool''s frequency cap on a feature.';
 COMMENT ON PROCEDURE credits.expire_holds(timestamptz) IS 'Lapses every pending hold past its TTL, in batches that commit as they go.';
 COMMENT ON FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id.';
 COMMENT ON FUNCTION credits.cancel_subscription(text, text) IS 'Cancels a pool''s subscription to a plan: no further periods are issued.';
@@ -1571,7 +1815,7 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT s.status, coalesce(a.attempts, 0)
 	  FROM (VALUES ('succeeded'), ('insufficient_credits'), ('member_limit_exceeded'), ('access_revoked'),
-	               ('rate_limited')) s(status)
+	               ('rate_limited'), ('budget_exceeded')) s(status)
 	  LEFT JOIN (SELECT l.status::text AS status, count(*) AS attempts
 	               FROM credits.ledger l
 	              WHERE l.at > now() - interval '5 minutes' AND l.status IS NOT NULL AND l.entry_type <> 'hold'
@@ -1644,3 +1888,9 @@ TO credits_monitor;
 REVOKE ALL ON ALL TABLES IN SCHEMA credits FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA credits FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA credits FROM PUBLIC;
+COMMENT ON FUNCTION credits.set_budget(text, text, numeric, text) IS 'Creates or changes a budget: a cap per period on what a group of a pool''s members may use.';
+COMMENT ON FUNCTION credits.assign_budget(text, text, text) IS 'Puts a member in a budget (NULL: in none).';
+COMMENT ON FUNCTION credits.remove_budget(text, text) IS 'Removes a budget; its members become unassigned.';
+COMMENT ON FUNCTION credits.set_frequency_cap(text, text, integer, interval, text) IS 'Caps how often each member of a pool (or all of them together) may call a feature within a window.';
+COMMENT ON FUNCTION credits.remove_frequency_cap(text, text, interval, text) IS 'Removes a pool''s frequency caps on a feature (those of one window or scope, or all).';
+COMMENT ON VIEW credits.budget_usage IS 'One row per budget: its members, used and held this period, limit and what remains.';

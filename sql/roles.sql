@@ -45,6 +45,7 @@ INSERT INTO contract VALUES
 	('grant', 'owner'), ('void_grant', 'owner'), ('refund', 'owner'), ('set_grant_expiry', 'owner'),
 	('set_rate', 'owner'), ('set_frequency_cap', 'owner'), ('remove_frequency_cap', 'owner'),
 	('set_alert', 'owner'), ('remove_alert', 'owner'),
+	('set_budget', 'owner'), ('assign_budget', 'owner'), ('remove_budget', 'owner'),
 	('subscribe', 'owner'), ('cancel_subscription', 'owner'),
 	('renew_subscriptions', 'owner'), ('expire_grants', 'owner'), ('expire_holds', 'owner'),
 	('maintain', 'owner'), ('verify', 'owner'), ('record_verify', 'owner'),

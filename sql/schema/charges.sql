@@ -12,7 +12,7 @@ RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_try_charge'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
-CREATE FUNCTION credits.balance(pool text, member text DEFAULT NULL)
+CREATE FUNCTION credits.balance(pool text, member text DEFAULT NULL, feature text DEFAULT NULL)
 RETURNS numeric AS 'MODULE_PATHNAME', 'credits_balance'
 LANGUAGE C STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
@@ -42,7 +42,7 @@ SET search_path = pg_catalog, pg_temp;
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.charge(text, text, numeric, text, text, jsonb) IS 'Charges a member''s action to its pool in FIFO order; raises a CR error when refused.';
 COMMENT ON FUNCTION credits.try_charge(text, text, numeric, text, text, jsonb) IS 'Charges like charge(), but returns a refusal as a status and logs the failed attempt.';
-COMMENT ON FUNCTION credits.balance(text, text) IS 'The credits a pool, or one member of it, can spend now.';
+COMMENT ON FUNCTION credits.balance(text, text, text) IS 'The credits a pool, or a charge by one member of it or for one feature, can spend now.';
 COMMENT ON FUNCTION credits.charge_usage(text, text, text, numeric, text, jsonb) IS 'Charges a quantity of a feature at the rate in force now.';
 COMMENT ON FUNCTION credits.try_charge_usage(text, text, text, numeric, text, jsonb) IS 'Charges like charge_usage(), but returns a refusal as a status and logs the failed attempt.';
 COMMENT ON FUNCTION credits.charge_many(text[], text[], numeric[], text[], text[], jsonb[]) IS 'Charges many events in one call, each as try_charge would; one row per event, in order.';

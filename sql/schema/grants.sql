@@ -4,7 +4,7 @@ CREATE FUNCTION credits.grant(pool text, amount numeric, kind text DEFAULT 'purc
                               expires_at timestamptz DEFAULT NULL, member text DEFAULT NULL,
                               effective_at timestamptz DEFAULT now(), priority integer DEFAULT NULL,
                               external_ref text DEFAULT NULL, metadata jsonb DEFAULT NULL,
-                              idempotency_key text DEFAULT NULL)
+                              idempotency_key text DEFAULT NULL, features text[] DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -17,12 +17,27 @@ DECLARE
 	v_unspent numeric;
 	v_key text := idempotency_key;
 	v_first credits.grants;
+	v_features text[];
+	v_feature text;
 BEGIN
 	PERFORM credits._require('pool', pool, 'amount', amount, 'kind', kind, 'effective_at', effective_at);
 	IF v_key IS NOT NULL THEN
 		PERFORM credits._check_key('idempotency_key', v_key);
 	END IF;
 	v_amount := credits._amount(amount, 'amount', false);
+	-- scoped credits: kept as a sorted set of feature keys
+	IF features IS NOT NULL THEN
+		IF cardinality(features) = 0 OR array_position(features, NULL) IS NOT NULL THEN
+			RAISE EXCEPTION 'features must name at least one feature, and no NULL'
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = format('features were %s.', features),
+				      HINT = 'Pass features => NULL for credits usable by any charge.';
+		END IF;
+		FOREACH v_feature IN ARRAY features LOOP
+			PERFORM credits._check_key('feature', v_feature);
+		END LOOP;
+		SELECT array_agg(DISTINCT f ORDER BY f) INTO v_features FROM unnest(features) f;
+	END IF;
 	-- the kind is checked even when an explicit priority replaces its rank
 	v_rank := credits._kind_rank(kind);
 	IF priority IS NOT NULL THEN
@@ -46,7 +61,7 @@ BEGIN
 		SELECT * INTO v_first FROM credits.grants g WHERE g.pool_id = v_pool.pool_id AND g.idempotency_key = v_key;
 		IF FOUND THEN
 			IF v_first.amount <> v_amount OR v_first.kind <> kind OR v_first.member IS DISTINCT FROM member
-			   OR v_first.expires_at IS DISTINCT FROM expires_at THEN
+			   OR v_first.expires_at IS DISTINCT FROM expires_at OR v_first.features IS DISTINCT FROM v_features THEN
 				RAISE EXCEPTION 'idempotency key "%" was used for a different grant', v_key
 					USING ERRCODE = 'CR005',
 					      DETAIL = format('the first grant was %s %s credits%s, expires_at %s.',
@@ -54,7 +69,7 @@ BEGIN
 					                      CASE WHEN v_first.member IS NOT NULL
 					                           THEN format(' for member "%s"', v_first.member) ELSE '' END,
 					                      coalesce(v_first.expires_at::text, 'NULL')),
-					      HINT = 'Use a new key for a new grant; repeat a grant only with the same amount, kind, member and expiry.';
+					      HINT = 'Use a new key for a new grant; repeat a grant only with the same amount, kind, member, expiry and features.';
 			END IF;
 			RETURN v_first.grant_id;
 		END IF;
@@ -80,9 +95,9 @@ BEGIN
 		PERFORM credits._enroll(v_pool.pool_id, member);
 	END IF;
 	INSERT INTO credits.grants (pool_id, kind, priority, rank, member, amount, remaining,
-	                            effective_at, expires_at, external_ref, metadata, idempotency_key)
+	                            effective_at, expires_at, external_ref, metadata, idempotency_key, features)
 	VALUES (v_pool.pool_id, kind, priority, v_rank, member, v_amount, v_amount,
-	        effective_at, expires_at, external_ref, metadata, v_key)
+	        effective_at, expires_at, external_ref, metadata, v_key, v_features)
 	RETURNING grant_id INTO v_id;
 	-- dated when it takes effect, as reports count it (an expiry is dated at
 	-- expires_at; every other entry when it happened)
@@ -193,7 +208,7 @@ END
 $$;
 
 -- What \df+ and \dv+ show.
-COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
+COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[]) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
 COMMENT ON FUNCTION credits.void_grant(bigint, text) IS 'Removes what remains of a grant (e.g. a chargeback); returns the amount voided.';
 COMMENT ON FUNCTION credits.void_grant(text, bigint, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';
 

@@ -85,7 +85,7 @@ SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
 	SELECT s.status, coalesce(a.attempts, 0)
 	  FROM (VALUES ('succeeded'), ('insufficient_credits'), ('member_limit_exceeded'), ('access_revoked'),
-	               ('rate_limited')) s(status)
+	               ('rate_limited'), ('budget_exceeded')) s(status)
 	  LEFT JOIN (SELECT l.status::text AS status, count(*) AS attempts
 	               FROM credits.ledger l
 	              WHERE l.at > now() - interval '5 minutes' AND l.status IS NOT NULL AND l.entry_type <> 'hold'

@@ -295,6 +295,100 @@ BEGIN
 END
 $$;
 
+-- Budgets: named caps inside a pool for groups of members. A budget's
+-- usage is kept by the members table trigger (member_guard.cpp) as its
+-- members' usage changes; a member's usage counts from the moment it joins.
+CREATE FUNCTION credits.set_budget(pool text, budget text, credit_limit numeric, period text DEFAULT 'month')
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_limit bigint;
+	v_available bigint;
+	v_start timestamptz;
+BEGIN
+	PERFORM credits._require('pool', pool, 'budget', budget, 'period', period);
+	PERFORM credits._check_key('budget', budget);
+	IF period NOT IN ('month', 'week', 'day', 'none') THEN
+		RAISE EXCEPTION 'unknown period "%"', period
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Periods: month, week, day, none.';
+	END IF;
+	v_limit := credits._amount(credit_limit, 'credit_limit');
+	v_pool := credits._lock_pool(pool);
+	IF v_limit IS NOT NULL THEN
+		v_available := credits._available(v_pool.pool_id, now());
+		IF v_limit > v_available THEN
+			RAISE EXCEPTION 'budget "%" of % exceeds the credits available in pool "%"', budget, credit_limit, pool
+				USING ERRCODE = 'CR008',
+				      DETAIL = format('limit %s, available %s.', credit_limit, credits._to_credits(v_available)),
+				      HINT = 'Grant more credits to the pool first, or set a lower budget.';
+		END IF;
+	END IF;
+	v_start := credits._period_start(period, now());
+	INSERT INTO credits.budgets AS b (pool_id, budget, credit_limit, period, period_start, limit_set_at)
+	VALUES (v_pool.pool_id, set_budget.budget, v_limit, set_budget.period, v_start, now())
+	ON CONFLICT ON CONSTRAINT budgets_pkey DO UPDATE
+	   SET credit_limit = excluded.credit_limit,
+	       limit_set_at = excluded.limit_set_at,
+	       -- another kind of period starts counting from now
+	       used = CASE WHEN b.period = excluded.period AND b.period_start = excluded.period_start THEN b.used ELSE 0 END,
+	       period = excluded.period,
+	       period_start = excluded.period_start;
+END
+$$;
+
+-- A member is in at most one budget; NULL takes it out of its budget. Its
+-- pending holds move with it; what it used stays counted where it was.
+CREATE FUNCTION credits.assign_budget(pool text, member text, budget text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	m credits.members;
+BEGIN
+	PERFORM credits._require('pool', pool, 'member', member);
+	v_pool := credits._lock_pool(pool);
+	IF budget IS NOT NULL AND NOT EXISTS (SELECT FROM credits.budgets b
+	                                       WHERE b.pool_id = v_pool.pool_id AND b.budget = assign_budget.budget) THEN
+		RAISE EXCEPTION 'unknown budget "%" in pool "%"', budget, pool
+			USING ERRCODE = 'CR010', HINT = 'Create it with credits.set_budget().';
+	END IF;
+	PERFORM credits._enroll(v_pool.pool_id, member);
+	SELECT * INTO m FROM credits.members x WHERE x.pool_id = v_pool.pool_id AND x.member = assign_budget.member;
+	IF m.budget IS NOT DISTINCT FROM assign_budget.budget THEN
+		RETURN;
+	END IF;
+	UPDATE credits.budgets b SET held = greatest(b.held - m.held, 0)
+	 WHERE b.pool_id = v_pool.pool_id AND b.budget = m.budget;
+	UPDATE credits.budgets b SET held = b.held + m.held
+	 WHERE b.pool_id = v_pool.pool_id AND b.budget = assign_budget.budget;
+	UPDATE credits.members x SET budget = assign_budget.budget
+	 WHERE x.pool_id = v_pool.pool_id AND x.member = assign_budget.member;
+END
+$$;
+
+-- Its members become unassigned (the foreign key sets their budget NULL).
+CREATE FUNCTION credits.remove_budget(pool text, budget text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool, 'budget', budget);
+	v_pool := credits._lock_pool(pool);
+	DELETE FROM credits.budgets b WHERE b.pool_id = v_pool.pool_id AND b.budget = remove_budget.budget;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'unknown budget "%" in pool "%"', budget, pool USING ERRCODE = 'CR010';
+	END IF;
+END
+$$;
+
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.create_pool(text, text, jsonb) IS 'Creates a pool of credits for an organization; returns its id.';
 COMMENT ON FUNCTION credits.set_member_limit(text, text, numeric, text) IS 'Sets a member''s credit limit per period (month, week, day, none); NULL removes it.';
@@ -302,3 +396,6 @@ COMMENT ON FUNCTION credits.set_member_limits(text, text[], numeric, text, text)
 COMMENT ON FUNCTION credits.remove_member_limit(text, text) IS 'Removes a member''s credit limit.';
 COMMENT ON FUNCTION credits.revoke_access(text, text) IS 'Revokes a member''s access: its charges and holds are refused.';
 COMMENT ON FUNCTION credits.restore_access(text, text) IS 'Restores a revoked member''s access.';
+COMMENT ON FUNCTION credits.set_budget(text, text, numeric, text) IS 'Creates or changes a budget: a cap per period on what a group of a pool''s members may use.';
+COMMENT ON FUNCTION credits.assign_budget(text, text, text) IS 'Puts a member in a budget (NULL: in none).';
+COMMENT ON FUNCTION credits.remove_budget(text, text) IS 'Removes a budget; its members become unassigned.';

@@ -11,10 +11,10 @@ GRANT USAGE ON TYPE credits.charge_result TO credits_app, credits_reader;
 GRANT EXECUTE ON FUNCTION
 	credits.charge(text, text, numeric, text, text, jsonb),
 	credits.try_charge(text, text, numeric, text, text, jsonb),
-	credits.balance(text, text)
+	credits.balance(text, text, text)
 TO credits_app;
 
-GRANT EXECUTE ON FUNCTION credits.balance(text, text) TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.balance(text, text, text) TO credits_reader;
 -- Views call these as the querying role.
 GRANT EXECUTE ON FUNCTION credits._to_credits(bigint), credits._to_credits(numeric),
 	credits._period_start(text, timestamptz)
@@ -27,7 +27,7 @@ GRANT EXECUTE ON FUNCTION
 	credits.remove_member_limit(text, text),
 	credits.revoke_access(text, text),
 	credits.restore_access(text, text),
-	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text),
+	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[]),
 	credits.void_grant(bigint, text)
 TO credits_owner;
 
@@ -45,8 +45,8 @@ TO credits_app;
 GRANT EXECUTE ON FUNCTION
 	credits.refund(bigint, numeric, text),
 	credits.set_rate(text, numeric, text, timestamptz),
-	credits.set_frequency_cap(text, text, integer, interval),
-	credits.remove_frequency_cap(text, text),
+	credits.set_frequency_cap(text, text, integer, interval, text),
+	credits.remove_frequency_cap(text, text, interval, text),
 	credits.verify(),
 	credits._maintenance_lock(text),
 	credits._maintenance_batch(text, timestamptz),
@@ -87,6 +87,10 @@ TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
 TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.set_budget(text, text, numeric, text), credits.assign_budget(text, text, text),
+	credits.remove_budget(text, text)
+TO credits_owner;
+GRANT SELECT ON credits.budget_usage TO credits_reader;
 
 -- Monitoring (0.3): progress of maintenance runs, a cached verify(), and
 -- the aggregates of monitoring/queries.yaml for credits_monitor.

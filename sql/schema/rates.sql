@@ -33,7 +33,8 @@ SELECT r.feature, r.unit, r.credits_per_unit, r.effective_from,
     OR r.effective_from = (SELECT max(c.effective_from) FROM credits.rates c
                             WHERE c.feature = r.feature AND c.effective_from <= now());
 
-CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval)
+CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval,
+                                          scope text DEFAULT 'member')
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -41,7 +42,7 @@ AS $$
 DECLARE
 	v_pool credits.pools;
 BEGIN
-	PERFORM credits._require('pool', pool, 'feature', feature, 'max_calls', max_calls, 'per', per);
+	PERFORM credits._require('pool', pool, 'feature', feature, 'max_calls', max_calls, 'per', per, 'scope', scope);
 	IF max_calls < 0 THEN
 		RAISE EXCEPTION 'invalid max_calls: must be 0 or more' USING ERRCODE = 'invalid_parameter_value',
 			DETAIL = format('max_calls was %s.', max_calls);
@@ -52,15 +53,24 @@ BEGIN
 		RAISE EXCEPTION 'invalid per: must be a positive interval of at most 100 years'
 			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('per was %s.', per);
 	END IF;
+	IF scope NOT IN ('member', 'pool') THEN
+		RAISE EXCEPTION 'unknown scope "%"', scope
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Scopes: member (each member''s calls), pool (all members'' calls together).';
+	END IF;
 	v_pool := credits._lock_pool(pool);
-	INSERT INTO credits.frequency_caps (pool_id, feature, max_calls, per)
-	VALUES (v_pool.pool_id, set_frequency_cap.feature, set_frequency_cap.max_calls, set_frequency_cap.per)
-	ON CONFLICT ON CONSTRAINT frequency_caps_pkey DO UPDATE SET max_calls = excluded.max_calls, per = excluded.per;
+	-- one cap per window and scope: setting it again changes max_calls
+	INSERT INTO credits.frequency_caps (pool_id, feature, max_calls, per, scope)
+	VALUES (v_pool.pool_id, set_frequency_cap.feature, set_frequency_cap.max_calls, set_frequency_cap.per,
+	        set_frequency_cap.scope)
+	ON CONFLICT ON CONSTRAINT frequency_caps_pkey DO UPDATE SET max_calls = excluded.max_calls;
 	UPDATE credits.pools SET has_caps = true WHERE pool_id = v_pool.pool_id;
 END
 $$;
 
-CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text)
+-- per and scope NULL (the defaults): every cap on the feature that matches.
+CREATE FUNCTION credits.remove_frequency_cap(pool text, feature text, per interval DEFAULT NULL,
+                                             scope text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -70,7 +80,10 @@ DECLARE
 BEGIN
 	PERFORM credits._require('pool', pool, 'feature', feature);
 	v_pool := credits._lock_pool(pool);
-	DELETE FROM credits.frequency_caps c WHERE c.pool_id = v_pool.pool_id AND c.feature = remove_frequency_cap.feature;
+	DELETE FROM credits.frequency_caps c
+	 WHERE c.pool_id = v_pool.pool_id AND c.feature = remove_frequency_cap.feature
+	   AND (remove_frequency_cap.per IS NULL OR c.per = remove_frequency_cap.per)
+	   AND (remove_frequency_cap.scope IS NULL OR c.scope = remove_frequency_cap.scope);
 	UPDATE credits.pools
 	   SET has_caps = EXISTS (SELECT FROM credits.frequency_caps c WHERE c.pool_id = v_pool.pool_id)
 	 WHERE pool_id = v_pool.pool_id;
@@ -80,5 +93,5 @@ $$;
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.set_rate(text, numeric, text, timestamptz) IS 'Sets a feature''s rate (credits per unit) from a given time on; the history is kept.';
 COMMENT ON VIEW credits.rate_card IS 'The rates in force now and those scheduled.';
-COMMENT ON FUNCTION credits.set_frequency_cap(text, text, integer, interval) IS 'Caps how often each member of a pool may call a feature within a window.';
-COMMENT ON FUNCTION credits.remove_frequency_cap(text, text) IS 'Removes a pool''s frequency cap on a feature.';
+COMMENT ON FUNCTION credits.set_frequency_cap(text, text, integer, interval, text) IS 'Caps how often each member of a pool (or all of them together) may call a feature within a window.';
+COMMENT ON FUNCTION credits.remove_frequency_cap(text, text, interval, text) IS 'Removes a pool''s frequency caps on a feature (those of one window or scope, or all).';

@@ -19,7 +19,8 @@ CREATE DOMAIN credits.limit_period AS text CHECK (VALUE IN ('month', 'week', 'da
 CREATE DOMAIN credits.ledger_entry_type AS text
 	CHECK (VALUE IN ('grant', 'charge', 'hold', 'capture', 'release', 'refund', 'expire', 'void', 'adjust'));
 CREATE DOMAIN credits.attempt_status AS text
-	CHECK (VALUE IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded', 'access_revoked', 'rate_limited'));
+	CHECK (VALUE IN ('succeeded', 'insufficient_credits', 'member_limit_exceeded', 'access_revoked', 'rate_limited',
+	                 'budget_exceeded'));
 CREATE DOMAIN credits.hold_status AS text CHECK (VALUE IN ('pending', 'captured', 'released', 'lapsed'));
 
 CREATE TABLE credits.pools (
@@ -42,6 +43,24 @@ CREATE TABLE credits.pools (
 	has_alerts boolean NOT NULL DEFAULT false
 );
 
+-- A budget: a cap inside a pool on what a group of members (a department,
+-- a project) may use per period. used counts the period that begins at
+-- period_start; held, the group's pending holds. The members table trigger
+-- keeps both (src/pg/member_guard.cpp), so every path that records usage
+-- counts against the budget.
+CREATE TABLE credits.budgets (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	budget text NOT NULL,
+	credit_limit credits.micros,
+	period credits.limit_period NOT NULL DEFAULT 'month',
+	period_start timestamptz NOT NULL,
+	used credits.micros NOT NULL DEFAULT 0,
+	held credits.micros NOT NULL DEFAULT 0,
+	limit_set_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, budget)
+);
+
 CREATE TABLE credits.members (
 	pool_id bigint NOT NULL REFERENCES credits.pools,
 	member text NOT NULL,
@@ -54,7 +73,10 @@ CREATE TABLE credits.members (
 	revoked boolean NOT NULL DEFAULT false,
 	limit_set_at timestamptz,
 	created_at timestamptz NOT NULL DEFAULT now(),
-	PRIMARY KEY (pool_id, member)
+	-- the budget it counts against (0.3)
+	budget text,
+	PRIMARY KEY (pool_id, member),
+	FOREIGN KEY (pool_id, budget) REFERENCES credits.budgets ON DELETE SET NULL (budget)
 );
 
 CREATE SEQUENCE credits.grant_id_seq;
@@ -82,6 +104,8 @@ CREATE TABLE credits.grants (
 	period_index integer,
 	-- a retried grant with this key returns the first (0.3)
 	idempotency_key text,
+	-- usable only by charges and holds for one of these features (NULL: any)
+	features text[],
 	PRIMARY KEY (pool_id, grant_id)
 );
 ALTER SEQUENCE credits.grant_id_seq OWNED BY credits.grants.grant_id;
@@ -138,6 +162,9 @@ CREATE UNIQUE INDEX ledger_idempotency_idx ON credits.ledger (pool_id, idempoten
 	WHERE idempotency_key IS NOT NULL AND status = 'succeeded' AND entry_type = 'charge';
 -- A member's calls of a feature: successful charges and holds.
 CREATE INDEX ledger_calls_idx ON credits.ledger (pool_id, member, feature, at)
+	WHERE status = 'succeeded' AND feature IS NOT NULL;
+-- all members' calls of a feature, for frequency caps of scope pool (0.3)
+CREATE INDEX ledger_pool_calls_idx ON credits.ledger (pool_id, feature, at)
 	WHERE status = 'succeeded' AND feature IS NOT NULL;
 CREATE INDEX ledger_hold_id_idx ON credits.ledger (hold_id) WHERE hold_id IS NOT NULL;
 -- Monitoring counts the attempts of the last minutes (credits.metrics_charge_attempts):
@@ -219,7 +246,9 @@ CREATE TABLE credits.frequency_caps (
 	feature text NOT NULL,
 	max_calls integer NOT NULL CHECK (max_calls >= 0),
 	per interval NOT NULL CHECK (per > interval '0' AND per <= interval '100 years'),
-	PRIMARY KEY (pool_id, feature)
+	-- each member's calls, or all members' together (0.3)
+	scope text NOT NULL DEFAULT 'member' CHECK (scope IN ('member', 'pool')),
+	PRIMARY KEY (pool_id, feature, per, scope)
 );
 
 CREATE TABLE credits.subscriptions (
@@ -298,6 +327,7 @@ CREATE INDEX maintenance_log_job_idx ON credits.maintenance_log (job, started_at
 SELECT pg_catalog.pg_extension_config_dump('credits.pools', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.pools_pool_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.members', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.budgets', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.grants', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.grant_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.ledger', '');

@@ -24,9 +24,11 @@ SELECT g.grant_id,
        coalesce(g.priority, g.rank) AS priority,
        g.external_ref,
        g.metadata,
-       g.created_at
+       g.created_at,
+       g.features
   FROM (SELECT gr.grant_id, gr.pool_id, gr.member, gr.kind, gr.amount, gr.effective_at, gr.expires_at,
                gr.voided_at, gr.expired_at, gr.priority, gr.rank, gr.external_ref, gr.metadata, gr.created_at,
+               gr.features,
                gr.remaining + CASE WHEN gr.voided_at IS NULL AND gr.expired_at IS NULL
                                         AND (gr.expires_at IS NULL OR gr.expires_at > now())
                                    THEN coalesce(l.held, 0) ELSE 0 END AS remaining,
@@ -166,6 +168,32 @@ SELECT l.entry_id,
   FROM credits.ledger l
   JOIN credits.pools p USING (pool_id);
 
+-- One row per budget: used in its current period, held by its members'
+-- pending holds (lapsed ones counted as given back, as member_usage does).
+CREATE VIEW credits.budget_usage AS
+SELECT p.pool,
+       b.budget,
+       (SELECT count(*) FROM credits.members m WHERE m.pool_id = b.pool_id AND m.budget = b.budget) AS members,
+       credits._to_credits(u.used) AS used,
+       credits._to_credits(u.held) AS held,
+       credits._to_credits(b.credit_limit) AS credit_limit,
+       CASE
+           WHEN b.credit_limit IS NULL THEN NULL
+           WHEN b.credit_limit = 0 THEN CASE WHEN u.used > 0 THEN 100.00 ELSE 0.00 END
+           ELSE round(u.used::numeric * 100 / b.credit_limit, 2)
+       END AS percent_used,
+       credits._to_credits(CASE WHEN b.credit_limit IS NULL THEN NULL
+                               ELSE greatest(b.credit_limit - u.used - u.held, 0) END) AS remaining_limit,
+       b.period::text AS period
+  FROM credits.budgets b
+  JOIN credits.pools p USING (pool_id)
+  CROSS JOIN LATERAL (
+      SELECT CASE WHEN b.period_start = credits._period_start(b.period, now()) THEN b.used ELSE 0 END AS used,
+             greatest(b.held - coalesce((SELECT sum(lp.held) FROM credits._lapsed_hold_parts lp
+                                           JOIN credits.members m ON m.pool_id = lp.pool_id AND m.member = lp.member
+                                          WHERE lp.pool_id = b.pool_id AND m.budget = b.budget), 0), 0) AS held
+  ) u;
+
 -- What \df+ and \dv+ show.
 COMMENT ON VIEW credits.grant_balances IS 'One row per grant: amount, remaining, held and status.';
 COMMENT ON VIEW credits.pool_balances IS 'One row per pool: available, held, remaining by kind, and what expires soon.';
@@ -173,3 +201,4 @@ COMMENT ON VIEW credits.member_usage IS 'One row per member: usage this period, 
 COMMENT ON VIEW credits.transaction_log IS 'One row per charge attempt or capture, succeeded or refused.';
 COMMENT ON VIEW credits.hold_balances IS 'Pending holds (not lapsed): amount and expiry.';
 COMMENT ON VIEW credits.ledger_entries IS 'The append-only ledger, with pool keys and amounts in credits.';
+COMMENT ON VIEW credits.budget_usage IS 'One row per budget: its members, used and held this period, limit and what remains.';

@@ -18,6 +18,14 @@ std::optional<int> KindRank(std::string_view kind) {
 	return std::nullopt;
 }
 
+bool UsableBy(const LotScope &scope, std::string_view member, const std::optional<std::string> &feature) {
+	if (scope.member && *scope.member != member)
+		return false;
+	if (!scope.features)
+		return true;
+	return feature && std::find(scope.features->begin(), scope.features->end(), *feature) != scope.features->end();
+}
+
 bool DeductedBefore(const Lot &a, const Lot &b) {
 	if (a.rank != b.rank)
 		return a.rank < b.rank;

@@ -5,6 +5,7 @@
 #include "period.hpp"
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +22,15 @@ struct Lot {
 	Micros remaining = 0;
 	bool usable = true; // the pool's own, or the charging member's
 };
+
+// Who may spend a grant: a member's own grant only that member; a grant
+// scoped to features only a charge or hold for one of them (one without a
+// feature, none of them).
+struct LotScope {
+	std::optional<std::string> member;
+	std::optional<std::vector<std::string>> features;
+};
+bool UsableBy(const LotScope &scope, std::string_view member, const std::optional<std::string> &feature);
 
 struct Part {
 	int64_t grant_id;

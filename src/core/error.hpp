@@ -47,6 +47,7 @@ constexpr const char *kRateLimited = "CR007";
 constexpr const char *kLimitExceedsAvailable = "CR008";
 constexpr const char *kUnknownFeature = "CR009";
 constexpr const char *kNotFound = "CR010";
+constexpr const char *kBudgetExceeded = "CR011";
 constexpr const char *kInvalidParameter = "22023";
 constexpr const char *kNullValue = "22004";
 constexpr const char *kOutOfRange = "22003";

@@ -16,6 +16,8 @@ std::string_view StatusName(Status status) {
 		return "access_revoked";
 	case Status::kRateLimited:
 		return "rate_limited";
+	case Status::kBudgetExceeded:
+		return "budget_exceeded";
 	}
 	return "succeeded";
 }
@@ -30,6 +32,8 @@ const char *StatusSqlstate(Status status) {
 		return sqlstate::kAccessRevoked;
 	case Status::kRateLimited:
 		return sqlstate::kRateLimited;
+	case Status::kBudgetExceeded:
+		return sqlstate::kBudgetExceeded;
 	case Status::kSucceeded:
 		break;
 	}
@@ -82,33 +86,67 @@ Error InsufficientError(std::string_view pool, std::string_view member, Micros r
 	             "Add credits with credits.grant(), or charge less.");
 }
 
+Status CheckBudget(const BudgetUsage &budget, Micros add) {
+	if (add <= 0 || !budget.limit)
+		return Status::kSucceeded;
+	return AddAmounts(AddAmounts(budget.used, budget.held), add) > *budget.limit ? Status::kBudgetExceeded
+	                                                                             : Status::kSucceeded;
+}
+
+std::optional<Micros> RemainingBudget(const BudgetUsage &budget) {
+	if (!budget.limit)
+		return std::nullopt;
+	Micros left = *budget.limit - budget.used - budget.held;
+	return left > 0 ? left : 0;
+}
+
+Error BudgetError(std::string_view pool, std::string_view member, const BudgetUsage &before, Micros requested) {
+	std::string limit = before.limit ? FormatAmount(*before.limit) : std::string("none");
+	return Error(sqlstate::kBudgetExceeded,
+	             std::string(PeriodAdjective(before.period)) + " budget \"" + before.name + "\" of " + limit +
+	                 " exceeded for member \"" + std::string(member) + "\" of pool \"" + std::string(pool) + "\"",
+	             "requested " + FormatAmount(requested) + ", budget used " + FormatAmount(before.used) + ", held " +
+	                 FormatAmount(before.held) + ", limit " + limit + ", remaining " +
+	                 FormatAmount(RemainingBudget(before).value_or(0)) + ".",
+	             "Raise the budget with credits.set_budget(), or wait for the next period.");
+}
+
 Error RateLimitedError(std::string_view pool, std::string_view member, const FrequencyCap &cap) {
+	const std::string who = cap.scope == "pool" ? "pool \"" + std::string(pool) + "\" (all members)"
+	                                             : "member \"" + std::string(member) + "\" of pool \"" +
+	                                                   std::string(pool) + "\"";
 	return Error(sqlstate::kRateLimited,
 	             "frequency cap of " + std::to_string(cap.max_calls) + (cap.max_calls == 1 ? " call per " : " calls per ") +
-	                 cap.per + " reached for feature \"" +
-	                 cap.feature + "\" by member \"" + std::string(member) + "\" of pool \"" + std::string(pool) + "\"",
+	                 cap.per + " reached for feature \"" + cap.feature + "\" by " + who,
 	             "calls in the window " + std::to_string(cap.calls_in_window) + ", max_calls " +
 	                 std::to_string(cap.max_calls) + ", per " + cap.per + ".",
 	             "Retry when older calls leave the window, or raise the cap with credits.set_frequency_cap().");
 }
 
 ChargeDecision DecideCharge(std::string_view pool, std::string_view member, const MemberUsage &usage,
-                            Micros requested, Micros usable_available, const std::optional<FrequencyCap> &cap) {
+                            Micros requested, Micros usable_available, const std::vector<FrequencyCap> &caps,
+                            const std::optional<BudgetUsage> &budget) {
 	ChargeDecision decision;
 	if (usage.revoked) {
 		decision.status = Status::kAccessRevoked;
 		decision.error = UsageError(decision.status, pool, member, usage, requested);
 		return decision;
 	}
-	if (cap && cap->calls_in_window >= cap->max_calls) {
-		decision.status = Status::kRateLimited;
-		decision.error = RateLimitedError(pool, member, *cap);
-		return decision;
-	}
+	for (const FrequencyCap &cap : caps)
+		if (cap.calls_in_window >= cap.max_calls) {
+			decision.status = Status::kRateLimited;
+			decision.error = RateLimitedError(pool, member, cap);
+			return decision;
+		}
 	Status limit = CheckUsage(usage, requested);
 	if (limit != Status::kSucceeded) {
 		decision.status = limit;
 		decision.error = UsageError(limit, pool, member, usage, requested);
+		return decision;
+	}
+	if (budget && CheckBudget(*budget, requested) != Status::kSucceeded) {
+		decision.status = Status::kBudgetExceeded;
+		decision.error = BudgetError(pool, member, *budget, requested);
 		return decision;
 	}
 	if (requested > usable_available) {

@@ -8,8 +8,10 @@
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
+#include "pg/ledger_row.hpp"
 #include "pg/spi.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace credits::pg {
@@ -21,67 +23,6 @@ Statement find_key{"SELECT entry_id, member, requested, feature, quantity, balan
                    " WHERE pool_id = $1 AND idempotency_key = $2 AND status = 'succeeded' AND entry_type = 'charge'",
                    {INT8OID, TEXTOID}};
 enum KeyColumn { kKeyEntryId = 1, kKeyMember, kKeyRequested, kKeyFeature, kKeyQuantity, kKeyBalance, kKeyUsed };
-
-// Records a charge attempt in one statement, of parameters
-//   $1 pool id, $2 member, $3 grant ids and $4 amounts taken from them (in
-//   deduction order; a refused attempt passes {NULL} and {0}), $5 whether
-//   the member's usage changes, $6 its usage, $7 the period it counts,
-//   $8 the head entry's id, $9 .. $17 the head's status, reason, feature,
-//   idempotency key, requested amount, quantity, balance and member usage
-//   after, metadata.
-// It takes from the grants, records the member's usage (an update, which the
-// usage guard checks, or the enrolment of a member the pool did not know),
-// and writes the ledger: the head entry, which carries the first part, then
-// one entry per further part. Each combination of what it writes is its own
-// prepared statement, as simple as that case allows: most charges take from
-// one grant.
-enum class GrantsWrite { kNone, kOne, kMany };
-enum class MemberWrite { kNone, kUpdate, kEnroll };
-
-std::string RecordSql(GrantsWrite grants, MemberWrite member) {
-	std::vector<std::string> ctes;
-	if (grants == GrantsWrite::kOne)
-		ctes.push_back("taken AS (UPDATE credits.grants SET remaining = remaining - $4[1]"
-		               " WHERE pool_id = $1 AND grant_id = $3[1])");
-	else if (grants == GrantsWrite::kMany)
-		ctes.push_back("taken AS (UPDATE credits.grants g SET remaining = g.remaining - t.amount"
-		               " FROM unnest($3::int8[], $4::int8[]) AS t(grant_id, amount)"
-		               " WHERE g.pool_id = $1 AND g.grant_id = t.grant_id)");
-	if (member == MemberWrite::kUpdate)
-		ctes.push_back("usage AS (UPDATE credits.members SET used = $6, period_start = $7"
-		               " WHERE pool_id = $1 AND member = $2)");
-	else if (member == MemberWrite::kEnroll)
-		ctes.push_back("enrolled AS (INSERT INTO credits.members (pool_id, member, period_start, used)"
-		               " VALUES ($1, $2, $7, CASE WHEN $5 THEN $6 ELSE 0 END))");
-	std::string sql;
-	for (size_t i = 0; i < ctes.size(); ++i)
-		sql += (i == 0 ? "WITH " : ", ") + ctes[i];
-	sql += " INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, grant_id, amount, charge_id, status,"
-	       "  reason, feature, idempotency_key, requested, quantity, balance_after, member_used_after, metadata)";
-	if (grants != GrantsWrite::kMany)
-		return sql + " VALUES ($8, $1, 'charge', $2, $3[1], -$4[1], $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
-	return sql + " SELECT CASE WHEN t.n = 1 THEN $8 ELSE nextval('credits.ledger_entry_id_seq') END, $1, 'charge',"
-	             "  $2, t.grant_id, -t.amount, $8, CASE WHEN t.n = 1 THEN $9 END, CASE WHEN t.n = 1 THEN $10 END,"
-	             "  CASE WHEN t.n = 1 THEN $11 END, CASE WHEN t.n = 1 THEN $12 END, CASE WHEN t.n = 1 THEN $13 END,"
-	             "  CASE WHEN t.n = 1 THEN $14 END, CASE WHEN t.n = 1 THEN $15 END, CASE WHEN t.n = 1 THEN $16 END,"
-	             "  CASE WHEN t.n = 1 THEN $17 END"
-	             " FROM unnest($3::int8[], $4::int8[]) WITH ORDINALITY AS t(grant_id, amount, n)";
-}
-
-Statement &RecordStatement(GrantsWrite grants, MemberWrite member) {
-	static std::string sql[3][3];
-	static Statement statements[3][3] = {};
-	const int g = static_cast<int>(grants), m = static_cast<int>(member);
-	Statement &statement = statements[g][m];
-	if (statement.sql == nullptr) {
-		sql[g][m] = RecordSql(grants, member);
-		statement.sql = sql[g][m].c_str();
-		statement.types = {INT8OID,        TEXTOID,    INT8ARRAYOID, INT8ARRAYOID, BOOLOID, INT8OID,
-		                   TIMESTAMPTZOID, INT8OID,    TEXTOID,      TEXTOID,      TEXTOID, TEXTOID,
-		                   INT8OID,        NUMERICOID, INT8OID,      INT8OID,      JSONBOID};
-	}
-	return statement;
-}
 
 std::optional<std::string> OptionalText(SpiSession &spi, uint64_t row, int column) {
 	if (spi.IsNull(row, column))
@@ -114,65 +55,71 @@ std::optional<ChargeOutcome> ReplayCharge(SpiSession &spi, int64_t pool_id, cons
 	return out;
 }
 
-// Records what a charge attempt took: grants, member usage, the ledger.
-void RecordCharge(SpiSession &spi, const LockedPool &pool, const ChargeRequest &req, const Spend &spend,
-                  Micros balance_after, Micros used_after) {
-	std::vector<std::optional<int64_t>> grant_ids, amounts;
+// The row of a lot the spend read.
+ItemPointerData LotRow(const LockedPool &pool, int64_t grant_id) {
+	for (size_t i = 0; i < pool.lots.size(); ++i)
+		if (pool.lots[i].grant_id == grant_id)
+			return pool.lot_rows[i];
+	throw Error(sqlstate::kInsufficientCredits, "credits changed during a charge");
+}
+
+// Records what a charge attempt took: from the grants, the member's usage
+// (an update, which the usage guard checks, or the enrolment of a member
+// the pool did not know), and the ledger: the head entry, which carries the
+// first part, then one entry per further part. A refused attempt records
+// only its head entry.
+void RecordCharge(Rows &rows, SpiSession &spi, const LockedPool &pool, const ChargeRequest &req,
+                  const Spend &spend, Micros balance_after, Micros used_after) {
+	const Layout &l = CurrentLayout();
 	for (const Part &part : spend.parts) {
-		grant_ids.emplace_back(part.grant_id);
-		amounts.emplace_back(part.amount);
-	}
-	if (spend.parts.empty()) {
-		grant_ids.emplace_back(std::nullopt);
-		amounts.emplace_back(0);
+		rows.Fetch(Table::kGrants, LotRow(pool, part.grant_id));
+		const Micros remaining = DatumGetInt64(rows.Slot(Table::kGrants)->tts_values[l.grants[GrantCol::kRemaining] - 1]);
+		const AttrNumber column = l.grants[GrantCol::kRemaining];
+		const Datum value = Int64GetDatum(remaining - part.amount);
+		const bool null = false;
+		rows.Update(Table::kGrants, &column, &value, &null, 1);
 	}
 	const Member &member = pool.member;
 	const bool usage_changes = spend.Succeeded() && (req.amount > 0 || !member.stored_period_current);
-	const std::string status(StatusName(spend.decision.status));
+	if (!member.known) {
+		EnrollMember(spi, pool, req.member, usage_changes ? used_after : 0);
+	} else if (usage_changes) {
+		rows.Fetch(Table::kMembers, pool.member_row);
+		const AttrNumber columns[] = {l.members[MemberCol::kUsed], l.members[MemberCol::kPeriodStart]};
+		const Datum values[] = {Int64GetDatum(used_after), TimestampTzGetDatum(member.period_start)};
+		const bool nulls[] = {false, false};
+		rows.Update(Table::kMembers, columns, values, nulls, 2);
+	}
+
+	LedgerRow entry(rows, pool.pool_id, req.member, "charge");
 	const std::string reason = spend.decision.error ? spend.decision.error->Message() : std::string();
-	Datum args[17] = {
-	    Int64GetDatum(pool.pool_id),
-	    StringToText(req.member),
-	    Int64ArrayDatum(grant_ids),
-	    Int64ArrayDatum(amounts),
-	    BoolGetDatum(usage_changes),
-	    Int64GetDatum(used_after),
-	    TimestampTzGetDatum(member.period_start),
-	    Int64GetDatum(pool.entry_id),
-	    StringToText(status),
-	    reason.empty() ? Datum(0) : StringToText(reason),
-	    req.feature ? StringToText(*req.feature) : Datum(0),
-	    req.idempotency_key ? StringToText(*req.idempotency_key) : Datum(0),
-	    Int64GetDatum(req.amount),
-	    req.quantity ? req.quantity : Datum(0),
-	    Int64GetDatum(balance_after),
-	    Int64GetDatum(used_after),
-	    req.metadata ? req.metadata : Datum(0),
-	};
-	bool nulls[17] = {false,
-	                  false,
-	                  false,
-	                  false,
-	                  false,
-	                  false,
-	                  false,
-	                  false,
-	                  false,
-	                  reason.empty(),
-	                  !req.feature,
-	                  !req.idempotency_key,
-	                  false,
-	                  req.quantity == Datum(0),
-	                  false,
-	                  false,
-	                  req.metadata == Datum(0)};
-	const GrantsWrite grants = spend.parts.empty()       ? GrantsWrite::kNone
-	                           : spend.parts.size() == 1 ? GrantsWrite::kOne
-	                                                     : GrantsWrite::kMany;
-	const MemberWrite member_write = !member.known   ? MemberWrite::kEnroll
-	                                 : usage_changes ? MemberWrite::kUpdate
-	                                                 : MemberWrite::kNone;
-	spi.Run(RecordStatement(grants, member_write), args, nulls);
+	for (size_t i = 0; i < std::max<size_t>(spend.parts.size(), 1); ++i) {
+		const bool head = i == 0;
+		entry.Clear();
+		entry.Set(LedgerCol::kEntryId, Int64GetDatum(head ? pool.entry_id : NextEntryId()));
+		entry.Set(LedgerCol::kChargeId, Int64GetDatum(pool.entry_id));
+		if (!spend.parts.empty()) {
+			entry.Set(LedgerCol::kGrantId, Int64GetDatum(spend.parts[i].grant_id));
+			entry.Set(LedgerCol::kAmount, Int64GetDatum(-spend.parts[i].amount));
+		}
+		if (head) {
+			entry.Set(LedgerCol::kStatus, StringToText(std::string(StatusName(spend.decision.status))));
+			if (!reason.empty())
+				entry.Set(LedgerCol::kReason, StringToText(reason));
+			if (req.feature)
+				entry.Set(LedgerCol::kFeature, StringToText(*req.feature));
+			if (req.idempotency_key)
+				entry.Set(LedgerCol::kIdempotencyKey, StringToText(*req.idempotency_key));
+			entry.Set(LedgerCol::kRequested, Int64GetDatum(req.amount));
+			if (req.quantity)
+				entry.Set(LedgerCol::kQuantity, req.quantity);
+			entry.Set(LedgerCol::kBalanceAfter, Int64GetDatum(balance_after));
+			entry.Set(LedgerCol::kMemberUsedAfter, Int64GetDatum(used_after));
+			if (req.metadata)
+				entry.Set(LedgerCol::kMetadata, req.metadata);
+		}
+		entry.Insert();
+	}
 }
 
 ChargeRequest ChargeArgs(FunctionCallInfo fcinfo) {
@@ -204,14 +151,16 @@ std::string QuantityText(Datum numeric) {
 ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(false);
-	LockedPool pool = LockPool(spi, req.pool, req.member, now, std::nullopt);
+	Rows rows(Access::kWrite);
+	LockedPool pool = LockPool(rows, req, now, std::nullopt);
 	if (req.idempotency_key) {
 		if (auto replay = ReplayCharge(spi, pool.pool_id, req)) {
+			rows.Finish();
 			spi.Finish();
 			return *replay;
 		}
 	}
-	LapseDueHolds(spi, pool, req, now, std::nullopt);
+	LapseDueHolds(rows, spi, pool, req, now, std::nullopt);
 	const Spend spend = DecideSpend(spi, pool, req, now);
 	if (!spend.Succeeded() && mode == ChargeMode::kRaise)
 		throw *spend.decision.error;
@@ -225,7 +174,8 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 	out.member_used = AddAmounts(pool.member.usage.used, taken);
 	if (spend.decision.error)
 		out.reason = spend.decision.error->Message();
-	RecordCharge(spi, pool, req, spend, out.balance, out.member_used);
+	RecordCharge(rows, spi, pool, req, spend, out.balance, out.member_used);
+	rows.Finish();
 	spi.Finish();
 	return out;
 }

@@ -35,20 +35,21 @@ Statement lapse_holds{"SELECT credits._lapse_holds($1, $2)", {INT8OID, TIMESTAMP
 
 // The members of (pool id, member) pairs, known or not, by pair number.
 Statement find_members{"SELECT t.i, m.credit_limit, m.period, m.period_start, m.used, m.held, m.revoked,"
-                       "       m.member IS NOT NULL"
+                       "       m.member IS NOT NULL, m.budget"
                        "  FROM unnest($1::int8[], $2::text[]) WITH ORDINALITY AS t(pool_id, member, i)"
                        "  LEFT JOIN credits.members m ON m.pool_id = t.pool_id AND m.member = t.member",
                        {INT8ARRAYOID, TEXTARRAYOID}};
 enum MemberColumn { kMemberPair = 1, kMemberFirst };
 
 // The live lots of the pools; `usable` is decided per event (the grant's
-// member, column 8).
-Statement find_lots{"SELECT g.pool_id, g.grant_id, g.rank, g.expires_at, g.effective_at, g.remaining, true, g.member"
+// member and features, columns 8 and 9).
+Statement find_lots{"SELECT g.pool_id, g.grant_id, g.rank, g.expires_at, g.effective_at, g.remaining, true, g.member,"
+                    "       g.features"
                     "  FROM credits.grants g"
                     " WHERE g.pool_id = ANY($1) AND g.remaining > 0 AND g.voided_at IS NULL AND g.expired_at IS NULL"
                     "   AND g.effective_at <= $2 AND (g.expires_at IS NULL OR g.expires_at > $2)",
                     {INT8ARRAYOID, TIMESTAMPTZOID}};
-enum LotColumn { kLotPoolId = 1, kLotFirst, kLotMember = 8 };
+enum LotColumn { kLotPoolId = 1, kLotFirst, kLotMember = 8, kLotFeatures };
 
 Statement find_keys{"SELECT l.pool_id, l.idempotency_key, l.entry_id, l.member, l.requested, l.feature,"
                     "       l.balance_after, l.member_used_after"
@@ -176,10 +177,10 @@ std::vector<Event> ReadEvents(FunctionCallInfo fcinfo) {
 	return events;
 }
 
-// A lot with the member it belongs to (empty: the pool's).
+// A lot with who may spend it.
 struct PoolLot {
 	Lot lot;
-	std::optional<std::string> member;
+	LotScope scope;
 };
 
 struct Pool {
@@ -286,9 +287,11 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 		uint64_t n = spi.Run(find_lots, args, nullptr);
 		for (uint64_t i = 0; i < n; ++i) {
 			Pool &p = *by_id.at(spi.Int64(i, kLotPoolId));
-			PoolLot lot{ReadLot(spi, i, kLotFirst), std::nullopt};
+			PoolLot lot{ReadLot(spi, i, kLotFirst), LotScope{}};
 			if (!spi.IsNull(i, kLotMember))
-				lot.member = spi.Text(i, kLotMember);
+				lot.scope.member = spi.Text(i, kLotMember);
+			if (!spi.IsNull(i, kLotFeatures))
+				lot.scope.features = TextArrayToStrings(spi.Value(i, kLotFeatures));
 			p.available += lot.lot.remaining;
 			p.lots.push_back(std::move(lot));
 		}
@@ -340,7 +343,11 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 
 	// 3. Decide every event in array order, on the state as the earlier
 	// events of the call left it.
-	std::map<std::tuple<int64_t, std::string, std::string>, int64_t> calls; // this call's, per cap
+	// this call's calls, per (pool, member, feature) and per (pool, feature);
+	// and its budgets' usage, as the earlier events left it
+	std::map<std::tuple<int64_t, std::string, std::string>, int64_t> calls;
+	std::map<std::pair<int64_t, std::string>, int64_t> pool_calls;
+	std::map<std::pair<int64_t, std::string>, BudgetUsage> budgets;
 	std::map<std::pair<int64_t, int64_t>, Micros> taken;                    // per (pool, grant)
 	struct Head {
 		size_t event;
@@ -367,21 +374,31 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 				continue;
 			}
 		}
-		std::optional<FrequencyCap> cap;
+		std::vector<FrequencyCap> caps;
 		if (pool.has_caps && e.feature) {
-			cap = LoadCap(spi, pool.id, e.member, *e.feature, now);
-			if (cap)
-				cap->calls_in_window += calls[std::make_tuple(pool.id, e.member, *e.feature)];
+			caps = LoadCaps(spi, pool.id, e.member, *e.feature, now);
+			for (FrequencyCap &cap : caps)
+				cap.calls_in_window += cap.scope == "pool" ? pool_calls[std::make_pair(pool.id, *e.feature)]
+				                                           : calls[std::make_tuple(pool.id, e.member, *e.feature)];
+		}
+		BudgetUsage *budget = nullptr;
+		if (ms.member.budget) {
+			auto key = std::make_pair(pool.id, *ms.member.budget);
+			auto found = budgets.find(key);
+			if (found == budgets.end())
+				found = budgets.emplace(key, LoadBudget(spi, pool.id, *ms.member.budget, now)).first;
+			budget = &found->second;
 		}
 		std::vector<Lot> lots;
 		lots.reserve(pool.lots.size());
 		for (const PoolLot &pl : pool.lots) {
 			Lot lot = pl.lot;
-			lot.usable = !pl.member || *pl.member == e.member;
+			lot.usable = UsableBy(pl.scope, e.member, e.feature);
 			lots.push_back(lot);
 		}
 		ChargeDecision decision =
-		    DecideCharge(e.pool, e.member, ms.member.usage, e.amount, TotalRemaining(lots, true), cap);
+		    DecideCharge(e.pool, e.member, ms.member.usage, e.amount, TotalRemaining(lots, true), caps,
+		                 budget ? std::optional<BudgetUsage>(*budget) : std::nullopt);
 		std::vector<Part> parts;
 		if (decision.status == Status::kSucceeded) {
 			auto allocated = Allocate(lots, e.amount);
@@ -398,8 +415,12 @@ std::vector<Outcome> RunBatch(const std::vector<Event> &events) {
 			ms.member.usage.used = AddAmounts(ms.member.usage.used, e.amount);
 			if (e.amount > 0 || !ms.member.stored_period_current)
 				ms.usage_changed = true;
-			if (e.feature)
+			if (budget)
+				budget->used = AddAmounts(budget->used, e.amount);
+			if (e.feature) {
 				++calls[std::make_tuple(pool.id, e.member, *e.feature)];
+				++pool_calls[std::make_pair(pool.id, *e.feature)];
+			}
 			out.charged = e.amount;
 		} else {
 			out.reason = decision.error->Message();

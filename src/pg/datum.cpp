@@ -90,6 +90,19 @@ Datum StringToText(const std::string &s) {
 	return Guard([&] { return PointerGetDatum(cstring_to_text_with_len(c, static_cast<int>(len))); });
 }
 
+std::vector<std::string> TextArrayToStrings(Datum array) {
+	Datum *elements = nullptr;
+	bool *nulls = nullptr;
+	int count = 0;
+	Guard([&] { deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count); });
+	std::vector<std::string> out;
+	out.reserve(count);
+	for (int i = 0; i < count; ++i)
+		if (!nulls[i])
+			out.push_back(DatumToString(elements[i]));
+	return out;
+}
+
 Datum Int64ArrayDatum(const std::vector<std::optional<int64_t>> &values, Oid type) {
 	const int n = static_cast<int>(values.size());
 	Datum *elems = Guard([&] { return static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1))); });

@@ -30,6 +30,8 @@ void CheckQuantity(Datum numeric, const char *what);
 // years (so that the result, and now minus it, stay timestamps).
 Timestamp AddInterval(Timestamp at, Datum interval, const char *what);
 Datum StringToText(const std::string &s);
+// A text[] without NULL elements (grants.features) as strings.
+std::vector<std::string> TextArrayToStrings(Datum array);
 // An int8[] (nullopt elements are NULL), in the current memory context; or
 // an array of another 8-byte by-value type (timestamptz).
 Datum Int64ArrayDatum(const std::vector<std::optional<int64_t>> &values, Oid type = INT8OID);

@@ -121,19 +121,22 @@ void RecordHold(SpiSession &spi, const LockedPool &pool, const SpendRequest &req
 int64_t RunHold(const SpendRequest &req, Timestamp expires_at) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	SpiSession spi(false);
-	LockedPool pool = LockPool(spi, req.pool, req.member, now, expires_at);
+	Rows rows(Access::kWrite);
+	LockedPool pool = LockPool(rows, req, now, expires_at);
 	if (req.idempotency_key) {
 		if (auto replay = ReplayHold(spi, pool.pool_id, req)) {
+			rows.Finish();
 			spi.Finish();
 			return *replay;
 		}
 	}
-	LapseDueHolds(spi, pool, req, now, expires_at);
+	LapseDueHolds(rows, spi, pool, req, now, expires_at);
 	const Spend spend = DecideSpend(spi, pool, req, now);
 	if (!spend.Succeeded())
 		throw *spend.decision.error;
 	EnrollMember(spi, pool, req.member);
 	RecordHold(spi, pool, req, expires_at, spend);
+	rows.Finish();
 	spi.Finish();
 	return pool.entry_id;
 }

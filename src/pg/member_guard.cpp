@@ -1,7 +1,8 @@
 // The members table trigger: wherever usage or holds of a member grow, its
 // access and credit limit are checked here, with the core's one rule. It
 // refuses new usage past a limit, never an admin's change of the limit or
-// of its period. The
+// of its period. It also carries every change of a member's usage and holds
+// to its budget, and refuses growth past the budget (CR011). The
 // charge path checks first (so try_charge can answer with a status); this
 // keeps any other path that records usage from bypassing the limit.
 #include "core/error.hpp"
@@ -19,6 +20,7 @@ struct MemberRow {
 	std::string member;
 	MemberUsage usage;
 	Timestamp period_start = 0;
+	std::optional<std::string> budget;
 };
 
 MemberRow ReadRow(HeapTuple tuple, TupleDesc desc) {
@@ -42,6 +44,13 @@ MemberRow ReadRow(HeapTuple tuple, TupleDesc desc) {
 	row.usage.used = DatumGetInt64(get("used", &isnull));
 	row.usage.held = DatumGetInt64(get("held", &isnull));
 	row.usage.revoked = DatumGetBool(get("revoked", &isnull));
+	// a schema before 0.3 has no budgets
+	int budget_column = Guard([&] { return SPI_fnumber(desc, "budget"); });
+	if (budget_column > 0) {
+		Datum budget = Guard([&] { return heap_getattr(tuple, budget_column, desc, &isnull); });
+		if (!isnull)
+			row.budget = DatumToString(budget);
+	}
 	return row;
 }
 
@@ -53,6 +62,43 @@ std::string PoolKey(int64_t pool_id) {
 	std::string key = spi.Run(pool_key, &arg, nullptr) ? spi.Text(0, 1) : std::to_string(pool_id);
 	spi.Finish();
 	return key;
+}
+
+// Adds a member's change of usage ($3) and holds ($4) to its budget, in the
+// budget's current period; returns the budget after it.
+Statement add_to_budget{"UPDATE credits.budgets"
+                        "   SET used = greatest(CASE WHEN period_start = credits._period_start(period, now())"
+                        "                            THEN used ELSE 0 END + $3, 0),"
+                        "       held = greatest(held + $4, 0),"
+                        "       period_start = credits._period_start(period, now())"
+                        " WHERE pool_id = $1 AND budget = $2"
+                        " RETURNING used, held, credit_limit, period::text",
+                        {INT8OID, TEXTOID, INT8OID, INT8OID}};
+enum BudgetColumn { kBudgetUsed = 1, kBudgetHeld, kBudgetLimit, kBudgetPeriod };
+
+// Carries the change to the budget; CR011 when it grows past its limit.
+void AddToBudget(const MemberRow &row, Micros used, Micros held) {
+	SpiSession spi(false);
+	Datum args[] = {Int64GetDatum(row.pool_id), StringToText(*row.budget), Int64GetDatum(used), Int64GetDatum(held)};
+	if (spi.Run(add_to_budget, args, nullptr) == 0) {
+		spi.Finish();
+		return;
+	}
+	BudgetUsage after;
+	after.name = *row.budget;
+	after.used = spi.Int64(0, kBudgetUsed);
+	after.held = spi.Int64(0, kBudgetHeld);
+	if (!spi.IsNull(0, kBudgetLimit))
+		after.limit = spi.Int64(0, kBudgetLimit);
+	after.period = ParsePeriod(spi.Text(0, kBudgetPeriod)).value_or(Period::kMonth);
+	spi.Finish();
+	const Micros grown = used + held;
+	if (grown <= 0 || !after.limit || after.used + after.held <= *after.limit)
+		return;
+	BudgetUsage before = after;
+	before.used -= used;
+	before.held -= held;
+	throw BudgetError(PoolKey(row.pool_id), row.member, before, grown);
 }
 
 } // namespace
@@ -70,8 +116,10 @@ CREDITS_FUNCTION(credits_member_usage_guard) {
 	MemberUsage before = after.usage;
 	before.used = 0;
 	before.held = 0;
+	std::optional<std::string> old_budget;
 	if (update) {
 		MemberRow old = ReadRow(trigger->tg_trigtuple, desc);
+		old_budget = old.budget;
 		// A change of the period (set_member_limit) recounts the usage the
 		// ledger shows for the new one: nothing is spent by it. An admin may
 		// set any limit and period; the member then cannot spend until the
@@ -85,6 +133,13 @@ CREDITS_FUNCTION(credits_member_usage_guard) {
 	Status status = CheckUsage(before, grown);
 	if (status != Status::kSucceeded)
 		throw UsageError(status, PoolKey(after.pool_id), after.member, before, grown);
+	// the budget follows the member's usage; a move between budgets
+	// (assign_budget) carries its holds itself
+	if (update && after.budget && after.budget == old_budget) {
+		const Micros used = after.usage.used - before.used, held = after.usage.held - before.held;
+		if (used != 0 || held != 0)
+			AddToBudget(after, used, held);
+	}
 	return PointerGetDatum(new_tuple);
 }
 

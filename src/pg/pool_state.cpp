@@ -16,6 +16,8 @@
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
 
+#include "pg/ledger_row.hpp"
+
 extern "C" {
 #include "utils/inval.h"
 }
@@ -26,132 +28,166 @@ namespace credits::pg {
 
 namespace {
 
-// The state columns, after five pool columns: $2 is the member, $3 now.
-const std::string kStateColumns =
-    " m.credit_limit, m.period, m.period_start, m.used, m.held, m.revoked, m.member IS NOT NULL,"
-    " g.grant_id, g.rank, g.expires_at, g.effective_at, g.remaining, (g.member IS NULL OR g.member = $2)";
-std::string StateJoins(const char *pool) {
-	return std::string(" LEFT JOIN credits.members m ON m.pool_id = ") + pool + ".pool_id AND m.member = $2" +
-	       " LEFT JOIN credits.grants g ON g.pool_id = " + pool + ".pool_id AND g.remaining > 0" +
-	       " AND g.voided_at IS NULL AND g.expired_at IS NULL AND g.effective_at <= $3" +
-	       " AND (g.expires_at IS NULL OR g.expires_at > $3)";
-}
-enum StateColumn {
-	kPoolId = 1,
-	kEntryId,
-	kNextHoldExpiry,
-	kHasCaps,
-	kFresh,
-	kMemberLimit,
-	kMemberPeriod,
-	kMemberPeriodStart,
-	kMemberUsed,
-	kMemberHeld,
-	kMemberRevoked,
-	kMemberKnown,
-	kLotGrantId,
-	kLotRank,
-	kLotExpiresAt,
-	kLotEffectiveAt,
-	kLotRemaining,
-	kLotUsable
-};
-
-// Locks the pool ($1) and reads its state. A reserve ($4: its hold's expiry,
-// NULL for a charge, which least() ignores) lowers the pool's next hold
-// expiry in the same write. The expiry returned is the new one: a new hold
-// expires after now, so it is due exactly when the old one was. (A replayed
-// reserve lowers it too, to a time no pending hold has: the pool's first
-// write after that time lapses nothing and sets it right.) `fresh`: the
-// snapshot saw the version this write replaced.
-std::string LockSql(bool v01) {
-	return std::string("WITH l AS (UPDATE credits.pools p SET version = p.version + 1") +
-	       (v01 ? "" : ", next_hold_expiry = least(p.next_hold_expiry, $4)") +
-	       " WHERE p.pool = $1 RETURNING p.pool_id, nextval('credits.ledger_entry_id_seq') AS entry_id," +
-	       (v01 ? " NULL::timestamptz AS next_hold_expiry, false AS has_caps," : " p.next_hold_expiry, p.has_caps,") +
-	       " (SELECT s.version FROM credits.pools s WHERE s.pool_id = p.pool_id) = p.version - 1 AS fresh)"
-	       " SELECT l.pool_id, l.entry_id, l.next_hold_expiry, l.has_caps, l.fresh," +
-	       kStateColumns + " FROM l" + StateJoins("l");
-}
-// The state read by the pool's key, without a lock.
-std::string LoadSql(bool v01) {
-	return std::string("SELECT p.pool_id, NULL::int8, ") +
-	       (v01 ? "NULL::timestamptz, false," : "p.next_hold_expiry, p.has_caps,") + " true," + kStateColumns +
-	       " FROM credits.pools p" + StateJoins("p") + " WHERE p.pool = $1";
-}
-const std::string kLock = LockSql(false), kLock01 = LockSql(true), kLoad = LoadSql(false), kLoad01 = LoadSql(true);
-Statement lock_pool{kLock.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
-Statement lock_pool_0_1{kLock01.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
-Statement load_pool{kLoad.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID}};
-Statement load_pool_0_1{kLoad01.c_str(), {TEXTOID, TEXTOID, TIMESTAMPTZOID}};
-
 Statement lapse_holds{"SELECT credits._lapse_holds($1, $2)", {INT8OID, TIMESTAMPTZOID}};
 
 Statement lower_hold_expiry{
     "UPDATE credits.pools SET next_hold_expiry = least(next_hold_expiry, $2) WHERE pool_id = $1",
     {INT8OID, TIMESTAMPTZOID}};
 
-Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start) VALUES ($1, $2, $3)",
-                        {INT8OID, TEXTOID, TIMESTAMPTZOID}};
+Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start, used) VALUES ($1, $2, $3, $4)",
+                        {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
 
-// The cap on a feature, and the member's calls of it inside the window.
-Statement find_cap{"SELECT c.max_calls, c.per::text,"
-                   "       (SELECT count(*) FROM credits.ledger l"
-                   "         WHERE l.pool_id = $1 AND l.member = $2 AND l.feature = $3 AND l.status = 'succeeded'"
-                   "           AND l.feature IS NOT NULL AND l.entry_type IN ('charge', 'hold') AND l.at > $4 - c.per)"
-                   "  FROM credits.frequency_caps c WHERE c.pool_id = $1 AND c.feature = $3",
-                   {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}};
-enum CapColumn { kCapMaxCalls = 1, kCapPer, kCapCalls };
+// The caps on a feature, each with the calls inside its window: the
+// member's, or (scope pool) all members'. A 0.2 schema has member caps only.
+std::string CapsSql(bool scoped) {
+	const std::string calls = "(SELECT count(*) FROM credits.ledger l WHERE l.pool_id = $1 AND l.feature = $3"
+	                          "   AND l.status = 'succeeded' AND l.feature IS NOT NULL AND l.entry_type IN ('charge', 'hold')"
+	                          "   AND l.at > $4 - c.per";
+	if (!scoped)
+		return "SELECT c.max_calls, c.per::text, 'member', " + calls + " AND l.member = $2)" +
+		       " FROM credits.frequency_caps c WHERE c.pool_id = $1 AND c.feature = $3";
+	return "SELECT c.max_calls, c.per::text, c.scope, CASE WHEN c.scope = 'pool' THEN " + calls + ") ELSE " + calls +
+	       " AND l.member = $2) END FROM credits.frequency_caps c WHERE c.pool_id = $1 AND c.feature = $3"
+	       " ORDER BY c.scope = 'pool', c.per";
+}
+const std::string kCaps = CapsSql(true), kCaps02 = CapsSql(false);
+Statement find_caps{kCaps.c_str(), {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}};
+Statement find_caps_0_2{kCaps02.c_str(), {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}};
+enum CapColumn { kCapMaxCalls = 1, kCapPer, kCapScope, kCapCalls };
 
-std::optional<Timestamp> OptionalTimestamp(SpiSession &spi, uint64_t row, int column) {
-	if (spi.IsNull(row, column))
-		return std::nullopt;
-	return spi.Int64(row, column);
+Statement find_budget{"SELECT used, held, credit_limit, period, period_start FROM credits.budgets"
+                      " WHERE pool_id = $1 AND budget = $2",
+                      {INT8OID, TEXTOID}};
+enum BudgetColumn { kBudgetUsed = 1, kBudgetHeld, kBudgetLimit, kBudgetPeriod, kBudgetPeriodStart };
+
+// A column of the row in a slot (all columns deformed); NULL when the
+// installed release has no such column (attnum 0).
+struct Column {
+	Datum value;
+	bool null;
+};
+Column Get(TupleTableSlot *slot, AttrNumber attnum) {
+	if (attnum == 0)
+		return {Datum(0), true};
+	return {slot->tts_values[attnum - 1], slot->tts_isnull[attnum - 1]};
 }
 
-// Decodes the rows of a lock or load statement (one per live lot, at least
-// one) into `state`; returns whether the read was fresh.
-bool ReadState(SpiSession &spi, uint64_t rows, PoolState &state, Timestamp now) {
-	state.pool_id = spi.Int64(0, kPoolId);
-	state.next_hold_expiry = OptionalTimestamp(spi, 0, kNextHoldExpiry);
-	state.has_caps = spi.Bool(0, kHasCaps);
-	state.member = ReadMember(spi, 0, kMemberLimit, now);
-	state.lots.clear();
-	state.lots.reserve(rows);
-	for (uint64_t i = 0; i < rows; ++i)
-		if (!spi.IsNull(i, kLotGrantId))
-			state.lots.push_back(ReadLot(spi, i, kLotGrantId));
-	return spi.Bool(0, kFresh);
-}
-
-// Reads the pool's state by its key, with a fresh snapshot.
-uint64_t RunLoad(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now) {
-	Datum args[] = {StringToText(pool), StringToText(member), TimestampTzGetDatum(now)};
-	uint64_t rows = spi.Run(InstalledSchema() == Schema::k0_1 ? load_pool_0_1 : load_pool, args, nullptr);
-	if (rows == 0)
+// Finds the pool's row by its key into Slot(kPools); CR004 when none.
+void FindPool(Rows &rows, const std::string &pool, Snapshot snapshot) {
+	ScanKeyValue key{StringToText(pool), true};
+	rows.BeginScan(Table::kPools, CurrentLayout().pools_by_key, &key, 1, snapshot);
+	const bool found = rows.Next();
+	rows.EndScan();
+	if (!found)
 		throw UnknownPool(pool);
-	return rows;
+}
+
+// The pool's columns from Slot(kPools).
+void ReadPool(Rows &rows, PoolState &state) {
+	const AttrNumber *col = CurrentLayout().pools;
+	TupleTableSlot *slot = rows.Slot(Table::kPools);
+	state.pool_id = DatumGetInt64(Get(slot, col[PoolCol::kPoolId]).value);
+	Column next = Get(slot, col[PoolCol::kNextHoldExpiry]);
+	state.next_hold_expiry = next.null ? std::nullopt : std::optional<Timestamp>(DatumGetTimestampTz(next.value));
+	Column caps = Get(slot, col[PoolCol::kHasCaps]);
+	state.has_caps = !caps.null && DatumGetBool(caps.value);
+}
+
+// Reads the member and the pool's live lots, as `snapshot` sees them; a
+// lot is usable by a spend of `member` for `feature`.
+void ReadState(Rows &rows, PoolState &state, const std::string &member, const std::optional<std::string> &feature,
+               Timestamp now, Snapshot snapshot) {
+	const Layout &l = CurrentLayout();
+	{
+		const AttrNumber *col = l.members;
+		ScanKeyValue keys[] = {{Int64GetDatum(state.pool_id), false}, {StringToText(member), true}};
+		rows.BeginScan(Table::kMembers, l.members_pkey, keys, 2, snapshot);
+		std::optional<MemberColumns> found;
+		if (rows.Next()) {
+			TupleTableSlot *slot = rows.Slot(Table::kMembers);
+			MemberColumns m;
+			Column limit = Get(slot, col[MemberCol::kCreditLimit]);
+			if (!limit.null)
+				m.credit_limit = DatumGetInt64(limit.value);
+			m.period = DatumToString(Get(slot, col[MemberCol::kPeriod]).value);
+			m.period_start = DatumGetTimestampTz(Get(slot, col[MemberCol::kPeriodStart]).value);
+			m.used = DatumGetInt64(Get(slot, col[MemberCol::kUsed]).value);
+			m.held = DatumGetInt64(Get(slot, col[MemberCol::kHeld]).value);
+			m.revoked = DatumGetBool(Get(slot, col[MemberCol::kRevoked]).value);
+			if (Column budget = Get(slot, col[MemberCol::kBudget]); !budget.null)
+				m.budget = DatumToString(budget.value);
+			found = m;
+			state.member_row = slot->tts_tid;
+		}
+		rows.EndScan();
+		state.member = MakeMember(found, now);
+	}
+	state.lots.clear();
+	state.lot_rows.clear();
+	const AttrNumber *col = l.grants;
+	ScanKeyValue key{Int64GetDatum(state.pool_id), false};
+	rows.BeginScan(Table::kGrants, l.grants_pkey, &key, 1, snapshot);
+	while (rows.Next()) {
+		TupleTableSlot *slot = rows.Slot(Table::kGrants);
+		const Micros remaining = DatumGetInt64(Get(slot, col[GrantCol::kRemaining]).value);
+		const Timestamp effective_at = DatumGetTimestampTz(Get(slot, col[GrantCol::kEffectiveAt]).value);
+		Column expires_at = Get(slot, col[GrantCol::kExpiresAt]);
+		if (remaining <= 0 || !Get(slot, col[GrantCol::kVoidedAt]).null || !Get(slot, col[GrantCol::kExpiredAt]).null ||
+		    effective_at > now || (!expires_at.null && DatumGetTimestampTz(expires_at.value) <= now))
+			continue;
+		Lot lot;
+		lot.grant_id = DatumGetInt64(Get(slot, col[GrantCol::kGrantId]).value);
+		lot.rank = DatumGetInt32(Get(slot, col[GrantCol::kRank]).value);
+		lot.expires_at = expires_at.null ? kEndOfTime : DatumGetTimestampTz(expires_at.value);
+		lot.effective_at = effective_at;
+		lot.remaining = remaining;
+		LotScope scope;
+		if (Column owner = Get(slot, col[GrantCol::kMember]); !owner.null)
+			scope.member = DatumToString(owner.value);
+		if (Column features = Get(slot, col[GrantCol::kFeatures]); !features.null)
+			scope.features = TextArrayToStrings(features.value);
+		lot.usable = UsableBy(scope, member, feature);
+		state.lots.push_back(lot);
+		state.lot_rows.push_back(slot->tts_tid);
+	}
+	rows.EndScan();
 }
 
 } // namespace
 
-Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now) {
-	enum { kLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kKnown };
+Member MakeMember(const std::optional<MemberColumns> &row, Timestamp now) {
 	Member m;
-	m.known = spi.Bool(row, first + kKnown);
-	if (!m.known) {
+	if (!row) {
 		m.period_start = PeriodStart(Period::kMonth, now);
 		return m;
 	}
-	m.usage.period = ParsePeriod(spi.Text(row, first + kPeriod)).value_or(Period::kMonth);
+	m.known = true;
+	m.usage.period = ParsePeriod(row->period).value_or(Period::kMonth);
 	m.period_start = PeriodStart(m.usage.period, now);
-	m.stored_period_current = spi.Int64(row, first + kPeriodStart) == m.period_start;
-	if (!spi.IsNull(row, first + kLimit))
-		m.usage.limit = spi.Int64(row, first + kLimit);
-	m.usage.used = m.stored_period_current ? spi.Int64(row, first + kUsed) : 0;
-	m.usage.held = spi.Int64(row, first + kHeld);
-	m.usage.revoked = spi.Bool(row, first + kRevoked);
+	m.stored_period_current = row->period_start == m.period_start;
+	m.usage.limit = row->credit_limit;
+	m.usage.used = m.stored_period_current ? row->used : 0;
+	m.usage.held = row->held;
+	m.usage.revoked = row->revoked;
+	m.budget = row->budget;
 	return m;
+}
+
+Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now) {
+	enum { kLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kKnown, kBudget };
+	if (!spi.Bool(row, first + kKnown))
+		return MakeMember(std::nullopt, now);
+	MemberColumns m;
+	if (!spi.IsNull(row, first + kLimit))
+		m.credit_limit = spi.Int64(row, first + kLimit);
+	m.period = spi.Text(row, first + kPeriod);
+	m.period_start = spi.Int64(row, first + kPeriodStart);
+	m.used = spi.Int64(row, first + kUsed);
+	m.held = spi.Int64(row, first + kHeld);
+	m.revoked = spi.Bool(row, first + kRevoked);
+	if (!spi.IsNull(row, first + kBudget))
+		m.budget = spi.Text(row, first + kBudget);
+	return MakeMember(m, now);
 }
 
 Lot ReadLot(SpiSession &spi, uint64_t row, int first) {
@@ -166,17 +202,36 @@ Lot ReadLot(SpiSession &spi, uint64_t row, int first) {
 	return lot;
 }
 
-std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const std::string &member,
-                                    const std::string &feature, Timestamp now) {
+std::vector<FrequencyCap> LoadCaps(SpiSession &spi, int64_t pool_id, const std::string &member,
+                                   const std::string &feature, Timestamp now) {
 	Datum args[] = {Int64GetDatum(pool_id), StringToText(member), StringToText(feature), TimestampTzGetDatum(now)};
-	if (spi.Run(find_cap, args, nullptr) == 0)
-		return std::nullopt;
-	FrequencyCap cap;
-	cap.feature = feature;
-	cap.max_calls = spi.Int32(0, kCapMaxCalls);
-	cap.per = spi.Text(0, kCapPer);
-	cap.calls_in_window = spi.Int64(0, kCapCalls);
-	return cap;
+	const uint64_t n = spi.Run(InstalledSchema() == Schema::k0_3 ? find_caps : find_caps_0_2, args, nullptr);
+	std::vector<FrequencyCap> caps;
+	for (uint64_t i = 0; i < n; ++i) {
+		FrequencyCap cap;
+		cap.feature = feature;
+		cap.max_calls = spi.Int32(i, kCapMaxCalls);
+		cap.per = spi.Text(i, kCapPer);
+		cap.scope = spi.Text(i, kCapScope);
+		cap.calls_in_window = spi.Int64(i, kCapCalls);
+		caps.push_back(std::move(cap));
+	}
+	return caps;
+}
+
+BudgetUsage LoadBudget(SpiSession &spi, int64_t pool_id, const std::string &budget, Timestamp now) {
+	Datum args[] = {Int64GetDatum(pool_id), StringToText(budget)};
+	BudgetUsage usage;
+	usage.name = budget;
+	if (spi.Run(find_budget, args, nullptr) == 0)
+		return usage; // removed meanwhile: no cap
+	usage.period = ParsePeriod(spi.Text(0, kBudgetPeriod)).value_or(Period::kMonth);
+	const bool current = spi.Int64(0, kBudgetPeriodStart) == PeriodStart(usage.period, now);
+	usage.used = current ? spi.Int64(0, kBudgetUsed) : 0;
+	usage.held = spi.Int64(0, kBudgetHeld);
+	if (!spi.IsNull(0, kBudgetLimit))
+		usage.limit = spi.Int64(0, kBudgetLimit);
+	return usage;
 }
 
 namespace {
@@ -189,6 +244,7 @@ Schema schema = Schema::k0_3;
 
 void InvalidateSchema(Datum, Oid) {
 	schema_known = false;
+	ResetLayout();
 }
 
 } // namespace
@@ -225,28 +281,47 @@ Error IdempotencyConflict(const std::string &key, const std::string &what, Micro
 	             "Use a new key for a new " + what + "; repeat a " + what + " only with the same arguments.");
 }
 
-LockedPool LockPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now,
-                    std::optional<Timestamp> hold_expiry) {
-	Datum args[] = {StringToText(pool), StringToText(member), TimestampTzGetDatum(now),
-	                TimestampTzGetDatum(hold_expiry.value_or(0))};
-	bool nulls[] = {false, false, false, !hold_expiry};
-	uint64_t rows = spi.Run(InstalledSchema() == Schema::k0_1 ? lock_pool_0_1 : lock_pool, args, nulls);
-	if (rows == 0)
-		throw UnknownPool(pool);
+LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::optional<Timestamp> hold_expiry) {
+	const std::string &pool = req.pool;
+	const Layout &l = CurrentLayout();
+	Snapshot snapshot = rows.WriteSnapshot();
+	FindPool(rows, pool, snapshot);
+	bool moved = false;
+	if (!rows.LockRow(Table::kPools, snapshot, &moved))
+		throw UnknownPool(pool); // dropped meanwhile
 	LockedPool locked;
-	locked.entry_id = spi.Int64(0, kEntryId);
-	if (!ReadState(spi, rows, locked, now)) // the lock waited for another writer: read what it committed
-		ReadState(spi, RunLoad(spi, pool, member, now), locked, now);
+	ReadPool(rows, locked);
+	TupleTableSlot *slot = rows.Slot(Table::kPools);
+	AttrNumber columns[2] = {l.pools[PoolCol::kVersion], l.pools[PoolCol::kNextHoldExpiry]};
+	Datum values[2] = {Int64GetDatum(DatumGetInt64(Get(slot, columns[0]).value) + 1), Datum(0)};
+	bool nulls[2] = {false, false};
+	int changed = 1;
+	// a reserve lowers the next hold expiry to its hold's in the same write
+	if (hold_expiry && columns[1] != 0 && (!locked.next_hold_expiry || *hold_expiry < *locked.next_hold_expiry)) {
+		locked.next_hold_expiry = *hold_expiry;
+		values[1] = TimestampTzGetDatum(*hold_expiry);
+		changed = 2;
+	}
+	rows.Update(Table::kPools, columns, values, nulls, changed);
+	locked.entry_id = NextEntryId();
+	// the lock waited for a writer that committed: read what it wrote
+	if (moved)
+		snapshot = rows.WriteSnapshot();
+	ReadState(rows, locked, req.member, req.feature, now, snapshot);
 	return locked;
 }
 
-PoolState LoadPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now) {
+PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member,
+                   const std::optional<std::string> &feature, Timestamp now) {
 	PoolState state;
-	ReadState(spi, RunLoad(spi, pool, member, now), state, now);
+	Snapshot snapshot = Rows::ActiveSnapshot();
+	FindPool(rows, pool, snapshot);
+	ReadPool(rows, state);
+	ReadState(rows, state, member, feature, now, snapshot);
 	return state;
 }
 
-void LapseDueHolds(SpiSession &spi, LockedPool &pool, const SpendRequest &req, Timestamp now,
+void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendRequest &req, Timestamp now,
                    std::optional<Timestamp> hold_expiry) {
 	if (!pool.next_hold_expiry || *pool.next_hold_expiry > now)
 		return;
@@ -257,26 +332,28 @@ void LapseDueHolds(SpiSession &spi, LockedPool &pool, const SpendRequest &req, T
 		spi.Run(lower_hold_expiry, expiry, nullptr);
 	}
 	// the lapse gave credits back to grants and took held usage off members
-	const int64_t entry_id = pool.entry_id;
-	ReadState(spi, RunLoad(spi, req.pool, req.member, now), pool, now);
-	pool.entry_id = entry_id;
+	ReadState(rows, pool, req.member, req.feature, now, rows.WriteSnapshot());
 }
 
-void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member) {
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used) {
 	if (pool.member.known)
 		return;
-	Datum args[] = {Int64GetDatum(pool.pool_id), StringToText(member), TimestampTzGetDatum(pool.member.period_start)};
+	Datum args[] = {Int64GetDatum(pool.pool_id), StringToText(member), TimestampTzGetDatum(pool.member.period_start),
+	                Int64GetDatum(used)};
 	spi.Run(enroll_member, args, nullptr);
 }
 
 Spend DecideSpend(SpiSession &spi, const LockedPool &pool, const SpendRequest &req, Timestamp now) {
 	Spend spend;
-	std::optional<FrequencyCap> cap;
+	std::vector<FrequencyCap> caps;
 	if (pool.has_caps && req.feature)
-		cap = LoadCap(spi, pool.pool_id, req.member, *req.feature, now);
+		caps = LoadCaps(spi, pool.pool_id, req.member, *req.feature, now);
+	std::optional<BudgetUsage> budget;
+	if (pool.member.budget)
+		budget = LoadBudget(spi, pool.pool_id, *pool.member.budget, now);
 	spend.pool_available = TotalRemaining(pool.lots, false);
 	spend.decision =
-	    DecideCharge(req.pool, req.member, pool.member.usage, req.amount, TotalRemaining(pool.lots, true), cap);
+	    DecideCharge(req.pool, req.member, pool.member.usage, req.amount, TotalRemaining(pool.lots, true), caps, budget);
 	if (spend.Succeeded()) {
 		auto allocated = Allocate(pool.lots, req.amount);
 		if (!allocated) // DecideCharge saw enough credits; this cannot happen

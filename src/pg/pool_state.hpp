@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/usage.hpp"
 #include "pg/postgres.hpp"
+#include "pg/rows.hpp"
 #include "pg/spi.hpp"
 
 #include <optional>
@@ -30,7 +31,21 @@ struct Member {
 	Timestamp period_start = 0;        // of the current period
 	bool stored_period_current = true; // the row's usage counts this period
 	bool known = false;                // the pool has enrolled it
+	std::optional<std::string> budget; // the budget it counts against
 };
+
+// A member's row as stored.
+struct MemberColumns {
+	std::optional<Micros> credit_limit;
+	std::string period;
+	Timestamp period_start = 0;
+	Micros used = 0;
+	Micros held = 0;
+	bool revoked = false;
+	std::optional<std::string> budget;
+};
+// The member as a spend at `now` sees it (nullopt: not enrolled yet).
+Member MakeMember(const std::optional<MemberColumns> &row, Timestamp now);
 
 // A pool as a spend (or balance()) sees it.
 struct PoolState {
@@ -38,7 +53,9 @@ struct PoolState {
 	std::optional<Timestamp> next_hold_expiry;
 	bool has_caps = false;
 	Member member;
-	std::vector<Lot> lots; // every lot the pool can spend now; `usable` by the member
+	ItemPointerData member_row{}; // where the member's row is, when known
+	std::vector<Lot> lots;        // every lot the pool can spend now; `usable` by the spend
+	std::vector<ItemPointerData> lot_rows; // where each lot's grant row is
 };
 
 // The pool as a write locked it.
@@ -46,25 +63,30 @@ struct LockedPool : PoolState {
 	int64_t entry_id = 0; // a fresh ledger entry id for the call's head entry
 };
 
-// Locks the pool row (the one lock order of every write) and reads the
-// member and the live lots in the same statement; a reserve passes its
-// hold's expiry, which lowers the pool's next hold expiry in the same write.
-// CR004 when the pool is unknown.
-LockedPool LockPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now,
-                    std::optional<Timestamp> hold_expiry);
+// Locks the pool row (the one lock order of every write: an update of its
+// version, which every write to the pool's rows makes first) and reads the
+// member and the live lots as they are once the lock is held; a reserve
+// passes its hold's expiry, which lowers the pool's next hold expiry in the
+// same write. CR004 when the pool is unknown. At REPEATABLE READ or
+// SERIALIZABLE a pool changed since the transaction's snapshot raises 40001.
+LockedPool LockPool(Rows &rows, const SpendRequest &request, Timestamp now, std::optional<Timestamp> hold_expiry);
 
-// The same state read without a lock (balance()).
-PoolState LoadPool(SpiSession &spi, const std::string &pool, const std::string &member, Timestamp now);
+// The same state read without a lock, as the statement's snapshot sees it
+// (balance()): lots usable by a spend of `member` (empty: a member without
+// own grants) for `feature`.
+PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member,
+                   const std::optional<std::string> &feature, Timestamp now);
 
 // Lapses the pool's holds past their TTL when one is due, and reads the
 // state again. A reserve passes its hold's expiry again: lapsing recomputes
 // the pool's next expiry from the pending holds, which do not include the
 // new one yet.
-void LapseDueHolds(SpiSession &spi, LockedPool &pool, const SpendRequest &request, Timestamp now,
+void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendRequest &request, Timestamp now,
                    std::optional<Timestamp> hold_expiry);
 
-// Enrols the member when the pool does not know it yet (with no usage).
-void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member);
+// Enrols the member when the pool does not know it yet, with `used` in
+// the current period.
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used = 0);
 
 // A spend decided: the pool's available credits before it, and the grants
 // it takes (in deduction order) when it succeeds.
@@ -85,10 +107,14 @@ Spend DecideSpend(SpiSession &spi, const LockedPool &pool, const SpendRequest &r
 Member ReadMember(SpiSession &spi, uint64_t row, int first, Timestamp now);
 Lot ReadLot(SpiSession &spi, uint64_t row, int first);
 
-// The frequency cap on a feature in a pool, with the member's calls of it in
-// its window; nullopt when the feature has none.
-std::optional<FrequencyCap> LoadCap(SpiSession &spi, int64_t pool_id, const std::string &member,
-                                    const std::string &feature, Timestamp now);
+// The frequency caps on a feature in a pool (member scope first, then by
+// window), each with the calls of it in its window: the member's, or all
+// members' for a cap of scope pool.
+std::vector<FrequencyCap> LoadCaps(SpiSession &spi, int64_t pool_id, const std::string &member,
+                                   const std::string &feature, Timestamp now);
+
+// A budget of the pool, with its usage in its current period at `now`.
+BudgetUsage LoadBudget(SpiSession &spi, int64_t pool_id, const std::string &budget, Timestamp now);
 
 Error UnknownPool(const std::string &pool);
 Error IdempotencyConflict(const std::string &key, const std::string &what, Micros first_amount,

@@ -329,13 +329,12 @@ echo "upgrade with data: 0.1: $(wc -l <"$work/ledger-0.2.txt") ledger entries an
 q $old "DROP EXTENSION credits" >/dev/null
 q $old "CREATE EXTENSION credits VERSION '0.2'" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d $old -c "$scenario" >/dev/null
+declare -A added_0_3=([grants]="idempotency_key,features" [members]="budget" [frequency_caps]="scope")
 snapshot() {
 	# columns 0.3 adds (NULL in every updated row) are left out
-	local added
+	local t
 	for t in pools members grants ledger holds hold_parts subscriptions rates frequency_caps alert_rules alert_state alerts; do
-		added="''"
-		[ $t = grants ] && added="'idempotency_key'"
-		q $old "SELECT '$t', (to_jsonb(x) - $added)::text AS r FROM credits.$t x ORDER BY r"
+		q $old "SELECT '$t', (to_jsonb(x) - '{${added_0_3[$t]:-}}'::text[])::text AS r FROM credits.$t x ORDER BY r"
 	done
 	q $old "$balances"
 }

@@ -123,6 +123,7 @@ expect credits_charge_attempts_5m 'status="insufficient_credits"' 'v == 2' 2
 expect credits_charge_attempts_5m 'status="access_revoked"' 'v == 1' 1
 expect credits_charge_attempts_5m 'status="member_limit_exceeded"' 'v == 0' 0
 expect credits_charge_attempts_5m 'status="rate_limited"' 'v == 0' 0
+expect credits_charge_attempts_5m 'status="budget_exceeded"' 'v == 0' 0
 expect credits_ledger_entries_total '' "v == $entries" "$entries"
 expect credits_pools_at_zero '' 'v == 1' 1
 expect credits_pools_below_alert '' 'v == 1' 1

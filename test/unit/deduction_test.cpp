@@ -232,6 +232,60 @@ TEST(Allocate, UnusableLotsDoNotCoverAShortfall) {
 	EXPECT_TRUE(Allocate(lots, 10 * kCredit).has_value());
 }
 
+TEST(UsableBy, PoolGrantsAnyMemberAnyFeature) {
+	LotScope scope;
+	EXPECT_TRUE(UsableBy(scope, "alice", std::nullopt));
+	EXPECT_TRUE(UsableBy(scope, "bob", std::string("video")));
+}
+
+TEST(UsableBy, MembersOwnGrantOnlyThatMember) {
+	LotScope scope{std::string("alice"), std::nullopt};
+	EXPECT_TRUE(UsableBy(scope, "alice", std::nullopt));
+	EXPECT_FALSE(UsableBy(scope, "bob", std::nullopt));
+	EXPECT_FALSE(UsableBy(scope, "", std::nullopt));
+}
+
+TEST(UsableBy, ScopedGrantOnlyItsFeatures) {
+	LotScope scope{std::nullopt, std::vector<std::string>{"video", "image"}};
+	EXPECT_TRUE(UsableBy(scope, "alice", std::string("video")));
+	EXPECT_TRUE(UsableBy(scope, "alice", std::string("image")));
+	EXPECT_FALSE(UsableBy(scope, "alice", std::string("text")));
+	EXPECT_FALSE(UsableBy(scope, "alice", std::string("Video")));
+	// a charge without a feature cannot use a scoped grant
+	EXPECT_FALSE(UsableBy(scope, "alice", std::nullopt));
+}
+
+TEST(UsableBy, MemberAndFeatureBothApply) {
+	LotScope scope{std::string("alice"), std::vector<std::string>{"video"}};
+	EXPECT_TRUE(UsableBy(scope, "alice", std::string("video")));
+	EXPECT_FALSE(UsableBy(scope, "bob", std::string("video")));
+	EXPECT_FALSE(UsableBy(scope, "alice", std::string("text")));
+}
+
+TEST(Allocate, ScopedGrantsKeepTheDeductionOrderAmongUsableOnes) {
+	// free (video only), plan (any), purchased (video only): a video charge
+	// takes free, plan, purchased; a text charge only plan.
+	const std::vector<std::pair<LotScope, Lot>> grants = {
+	    {LotScope{std::nullopt, std::vector<std::string>{"video"}}, MakeLot(1, Rank("free"), 2 * kCredit)},
+	    {LotScope{}, MakeLot(2, Rank("plan"), 2 * kCredit)},
+	    {LotScope{std::nullopt, std::vector<std::string>{"video"}}, MakeLot(3, Rank("purchased"), 2 * kCredit)}};
+	auto lots_for = [&](const std::optional<std::string> &feature) {
+		std::vector<Lot> lots;
+		for (auto [scope, lot] : grants) {
+			lot.usable = UsableBy(scope, "alice", feature);
+			lots.push_back(lot);
+		}
+		return lots;
+	};
+	EXPECT_EQ(Pairs(*Allocate(lots_for(std::string("video")), 5 * kCredit)),
+	          (Expected{{1, 2 * kCredit}, {2, 2 * kCredit}, {3, kCredit}}));
+	EXPECT_EQ(Pairs(*Allocate(lots_for(std::string("text")), 2 * kCredit)), (Expected{{2, 2 * kCredit}}));
+	EXPECT_FALSE(Allocate(lots_for(std::string("text")), 3 * kCredit).has_value());
+	EXPECT_FALSE(Allocate(lots_for(std::nullopt), 3 * kCredit).has_value());
+	EXPECT_EQ(TotalRemaining(lots_for(std::nullopt), true), 2 * kCredit);
+	EXPECT_EQ(TotalRemaining(lots_for(std::nullopt), false), 6 * kCredit);
+}
+
 TEST(Allocate, SkipsEmptyLots) {
 	std::vector<Lot> lots = {MakeLot(1, 10, 0), MakeLot(2, 20, 3)};
 	auto parts = Allocate(lots, 2);

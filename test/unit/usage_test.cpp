@@ -158,6 +158,44 @@ TEST(DecideCharge, ExactlyTheAvailableCreditsSucceeds) {
 	          Status::kInsufficientCredits);
 }
 
+TEST(DecideCharge, BudgetAfterTheMembersOwnLimitBeforeCredits) {
+	BudgetUsage design{"design", C("40"), C("5"), C("50"), Period::kMonth};
+	ChargeDecision d = DecideCharge("acme", "alice", Usage(std::nullopt), C("5"), C("100"), {}, design);
+	EXPECT_EQ(d.status, Status::kSucceeded);
+	d = DecideCharge("acme", "alice", Usage(std::nullopt), C("5.000001"), C("100"), {}, design);
+	EXPECT_EQ(d.status, Status::kBudgetExceeded);
+	ASSERT_TRUE(d.error.has_value());
+	EXPECT_EQ(d.error->Sqlstate(), "CR011");
+	EXPECT_EQ(d.error->Message(), "monthly budget \"design\" of 50 exceeded for member \"alice\" of pool \"acme\"");
+	EXPECT_EQ(d.error->Detail(), "requested 5.000001, budget used 40, held 5, limit 50, remaining 5.");
+	// the member's own limit fires first; credits come after the budget
+	d = DecideCharge("acme", "alice", Usage(C("1")), C("6"), C("100"), {}, design);
+	EXPECT_EQ(d.status, Status::kMemberLimitExceeded);
+	d = DecideCharge("acme", "alice", Usage(std::nullopt), C("6"), C("1"), {}, design);
+	EXPECT_EQ(d.status, Status::kBudgetExceeded);
+	// a free action, and a budget without a limit, never exceed
+	EXPECT_EQ(DecideCharge("acme", "alice", Usage(std::nullopt), 0, 0, {}, design).status, Status::kSucceeded);
+	BudgetUsage open{"ops", C("1000"), 0, std::nullopt, Period::kMonth};
+	EXPECT_EQ(DecideCharge("acme", "alice", Usage(std::nullopt), C("5"), C("5"), {}, open).status, Status::kSucceeded);
+	EXPECT_EQ(RemainingBudget(design), C("5"));
+	EXPECT_FALSE(RemainingBudget(open).has_value());
+}
+
+TEST(DecideCharge, EveryCapIsCheckedAndTheFirstThatFiresIsNamed) {
+	FrequencyCap per_minute{"chat", 10, "00:01:00", 3, "member"};
+	FrequencyCap per_day_pool{"chat", 100, "1 day", 100, "pool"};
+	FrequencyCap per_hour{"chat", 5, "01:00:00", 5, "member"};
+	ChargeDecision d = DecideCharge("acme", "alice", Usage(std::nullopt), C("1"), C("10"), {per_minute, per_day_pool, per_hour});
+	EXPECT_EQ(d.status, Status::kRateLimited);
+	ASSERT_TRUE(d.error.has_value());
+	EXPECT_EQ(d.error->Message(),
+	          "frequency cap of 100 calls per 1 day reached for feature \"chat\" by pool \"acme\" (all members)");
+	d = DecideCharge("acme", "alice", Usage(std::nullopt), C("1"), C("10"), {per_minute, per_hour});
+	EXPECT_TRUE(Contains(d.error->Message(), "5 calls per 01:00:00")) << d.error->Message();
+	EXPECT_EQ(DecideCharge("acme", "alice", Usage(std::nullopt), C("1"), C("10"), {per_minute}).status,
+	          Status::kSucceeded);
+}
+
 TEST(InsufficientError, NamesPoolMemberAndFigures) {
 	Error e = InsufficientError("acme", "alice", C("12.5"), C("3"));
 	EXPECT_EQ(e.Sqlstate(), "CR001");

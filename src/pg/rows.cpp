@@ -1,0 +1,323 @@
+#include "pg/rows.hpp"
+
+#include "pg/boundary.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_class.h"
+#include "access/sysattr.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
+#include "nodes/makefuncs.h"
+#include "parser/parsetree.h"
+#include "storage/lmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+}
+
+#include <cstring>
+
+namespace credits::pg {
+
+namespace {
+
+bool layout_known = false;
+Layout layout;
+// The EPQ state the row routines want for BEFORE ROW UPDATE triggers; never
+// used to recheck, since every row written is under its pool's lock.
+EPQState epq_state;
+
+Oid RelationOid(Oid ns, const char *name) {
+	Oid oid = get_relname_relid(name, ns);
+	if (!OidIsValid(oid))
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("credits: relation credits.%s is missing", name)));
+	return oid;
+}
+
+// The columns' numbers, by name, in a table's current descriptor.
+template <size_t N>
+void FindColumns(Oid table, const char *const (&names)[N], AttrNumber *columns) {
+	Relation rel = table_open(table, AccessShareLock);
+	TupleDesc desc = RelationGetDescr(rel);
+	for (size_t i = 0; i < N; ++i) {
+		columns[i] = 0;
+		for (int a = 0; a < desc->natts; ++a) {
+			Form_pg_attribute attr = TupleDescAttr(desc, a);
+			if (!attr->attisdropped && strcmp(NameStr(attr->attname), names[i]) == 0) {
+				columns[i] = attr->attnum;
+				break;
+			}
+		}
+	}
+	table_close(rel, AccessShareLock);
+}
+
+void LoadLayout() {
+	Oid ns = get_namespace_oid("credits", false);
+	layout.tables[static_cast<int>(Table::kPools)] = RelationOid(ns, "pools");
+	layout.tables[static_cast<int>(Table::kMembers)] = RelationOid(ns, "members");
+	layout.tables[static_cast<int>(Table::kGrants)] = RelationOid(ns, "grants");
+	layout.tables[static_cast<int>(Table::kLedger)] = RelationOid(ns, "ledger");
+	layout.pools_by_key = RelationOid(ns, "pools_pool_key");
+	layout.members_pkey = RelationOid(ns, "members_pkey");
+	layout.grants_pkey = RelationOid(ns, "grants_pkey");
+	layout.ledger_sequence = RelationOid(ns, "ledger_entry_id_seq");
+	static const char *const pools[PoolCol::kCount] = {"pool_id", "pool", "version", "next_hold_expiry", "has_caps"};
+	static const char *const members[MemberCol::kCount] = {"pool_id",      "member", "credit_limit", "period",
+	                                                       "period_start", "used",   "held",         "revoked",
+	                                                       "budget"};
+	static const char *const grants[GrantCol::kCount] = {"pool_id",      "grant_id",   "rank",      "member",
+	                                                     "remaining",    "effective_at", "expires_at", "voided_at",
+	                                                     "expired_at",   "features"};
+	static const char *const ledger[LedgerCol::kCount] = {
+	    "entry_id", "pool_id", "at",     "actor",  "entry_type", "member",          "grant_id",
+	    "amount",   "held",    "charge_id", "hold_id", "status", "reason", "feature",
+	    "idempotency_key", "requested", "quantity", "balance_after", "member_used_after", "metadata"};
+	FindColumns(layout.tables[0], pools, layout.pools);
+	FindColumns(layout.tables[1], members, layout.members);
+	FindColumns(layout.tables[2], grants, layout.grants);
+	FindColumns(layout.tables[3], ledger, layout.ledger);
+}
+
+} // namespace
+
+const Layout &CurrentLayout() {
+	if (!layout_known) {
+		Guard([] { LoadLayout(); });
+		layout_known = true;
+	}
+	return layout;
+}
+
+void ResetLayout() {
+	layout_known = false;
+}
+
+Rows::Rows(Access access) : access_(access) {
+	const Layout &l = CurrentLayout();
+	const bool write = access == Access::kWrite;
+	const LOCKMODE lock = write ? RowExclusiveLock : AccessShareLock;
+	Guard([&] {
+		estate_ = CreateExecutorState();
+		List *range_table = NIL;
+		for (int i = 0; i < kTableCount; ++i) {
+			RangeTblEntry *rte = makeNode(RangeTblEntry);
+			rte->rtekind = RTE_RELATION;
+			rte->relid = l.tables[i];
+			rte->relkind = RELKIND_RELATION;
+			rte->rellockmode = lock;
+			range_table = lappend(range_table, rte);
+		}
+		ExecInitRangeTable(estate_, range_table);
+		for (int i = 0; i < kTableCount; ++i) {
+			Open &t = open_[i];
+			LockRelationOid(l.tables[i], lock);
+			if (write) {
+				// registered with the executor state, as a statement's
+				// target: AFTER triggers find it there
+				t.info = makeNode(ResultRelInfo);
+				ExecInitResultRelation(estate_, t.info, i + 1);
+				t.relation = t.info->ri_RelationDesc;
+				t.new_slot = ExecInitExtraTupleSlot(estate_, RelationGetDescr(t.relation), &TTSOpsVirtual);
+			} else {
+				t.relation = ExecGetRangeTableRelation(estate_, i + 1);
+			}
+			t.slot = table_slot_create(t.relation, &estate_->es_tupleTable);
+		}
+		if (write) {
+			estate_->es_output_cid = GetCurrentCommandId(true);
+			EvalPlanQualInit(&epq_state, estate_, nullptr, NIL, -1);
+			AfterTriggerBeginQuery();
+		}
+	});
+}
+
+void Rows::Finish() {
+	const bool write = access_ == Access::kWrite;
+	Guard([&] {
+		if (scan_ != nullptr)
+			EndScan();
+		if (write) {
+			AfterTriggerEndQuery(estate_);
+			EvalPlanQualEnd(&epq_state);
+		}
+		if (write)
+			ExecCloseResultRelations(estate_); // and the indexes opened
+		ExecCloseRangeTableRelations(estate_);
+		ExecResetTupleTable(estate_->es_tupleTable, false);
+		FreeExecutorState(estate_);
+		if (write)
+			CommandCounterIncrement();
+	});
+}
+
+Rows::Open &Rows::Get(Table table) {
+	return open_[static_cast<int>(table)];
+}
+
+int Rows::Columns(Table table) const {
+	return RelationGetDescr(open_[static_cast<int>(table)].relation)->natts;
+}
+
+Snapshot Rows::WriteSnapshot() {
+	return Guard([] { return IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : GetLatestSnapshot(); });
+}
+
+Snapshot Rows::ActiveSnapshot() {
+	return Guard([] { return GetActiveSnapshot(); });
+}
+
+void Rows::Fetch(Table table, ItemPointerData row) {
+	Open &t = Get(table);
+	Guard([&] {
+		if (!table_tuple_fetch_row_version(t.relation, &row, SnapshotAny, t.slot))
+			elog(ERROR, "credits: a row of %s went missing", RelationGetRelationName(t.relation));
+		slot_getallattrs(t.slot);
+	});
+}
+
+TupleTableSlot *Rows::Slot(Table table) {
+	return Get(table).slot;
+}
+
+void Rows::BeginScan(Table table, Oid index, const ScanKeyValue *keys, int nkeys, Snapshot snapshot) {
+	Open &t = Get(table);
+	Guard([&] {
+		scan_index_ = index_open(index, AccessShareLock);
+		ScanKeyData scan_keys[INDEX_MAX_KEYS];
+		for (int i = 0; i < nkeys; ++i)
+			ScanKeyEntryInitialize(&scan_keys[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
+			                       scan_index_->rd_indcollation[i], keys[i].text ? F_TEXTEQ : F_INT8EQ,
+			                       keys[i].value);
+		scan_ = index_beginscan(t.relation, scan_index_, snapshot, nkeys, 0);
+		index_rescan(scan_, scan_keys, nkeys, nullptr, 0);
+		scan_slot_ = t.slot;
+	});
+}
+
+bool Rows::Next() {
+	return Guard([&] {
+		if (!index_getnext_slot(scan_, ForwardScanDirection, scan_slot_))
+			return false;
+		slot_getallattrs(scan_slot_);
+		return true;
+	});
+}
+
+void Rows::EndScan() {
+	Guard([&] {
+		index_endscan(scan_);
+		index_close(scan_index_, NoLock);
+	});
+	scan_ = nullptr;
+	scan_index_ = nullptr;
+}
+
+bool Rows::LockRow(Table table, Snapshot snapshot, bool *moved) {
+	Open &t = Get(table);
+	return Guard([&] {
+		TM_FailureData failure;
+		const bool follow = !IsolationUsesXactSnapshot();
+		TM_Result result = table_tuple_lock(t.relation, &t.slot->tts_tid, snapshot, t.slot,
+		                                    GetCurrentCommandId(false), LockTupleNoKeyExclusive, LockWaitBlock,
+		                                    follow ? TUPLE_LOCK_FLAG_FIND_LAST_VERSION : 0, &failure);
+		*moved = follow && failure.traversed;
+		switch (result) {
+		case TM_Ok:
+			slot_getallattrs(t.slot);
+			return true;
+		case TM_Deleted:
+			if (IsolationUsesXactSnapshot())
+				ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				                errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		case TM_Updated:
+			ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			                errmsg("could not serialize access due to concurrent update")));
+			break;
+		default:
+			elog(ERROR, "credits: unexpected result %d locking a row of %s", static_cast<int>(result),
+			     RelationGetRelationName(t.relation));
+		}
+		return false;
+	});
+}
+
+void Rows::Update(Table table, const AttrNumber *columns, const Datum *values, const bool *nulls, int n) {
+	Open &t = Get(table);
+	Guard([&] {
+		TupleTableSlot *old_slot = t.slot, *new_slot = t.new_slot;
+		const int natts = old_slot->tts_tupleDescriptor->natts;
+		slot_getallattrs(old_slot);
+		ExecClearTuple(new_slot);
+		memcpy(new_slot->tts_values, old_slot->tts_values, natts * sizeof(Datum));
+		memcpy(new_slot->tts_isnull, old_slot->tts_isnull, natts * sizeof(bool));
+		// the columns an UPDATE would name (for triggers on columns)
+		RangeTblEntry *rte = exec_rt_fetch(t.info->ri_RangeTableIndex, estate_);
+		for (int i = 0; i < n; ++i) {
+			new_slot->tts_values[columns[i] - 1] = values[i];
+			new_slot->tts_isnull[columns[i] - 1] = nulls[i];
+			rte->updatedCols = bms_add_member(rte->updatedCols, columns[i] - FirstLowInvalidHeapAttributeNumber);
+		}
+		ExecStoreVirtualTuple(new_slot);
+		estate_->es_output_cid = GetCurrentCommandId(true); // after SPI statements of this call
+		UpdateRow(t, old_slot, new_slot);
+	});
+}
+
+// ExecSimpleRelationUpdate's steps, with the indexes opened only when the
+// new version needs index entries: most updates here are HOT (no indexed
+// column changes), and opening a table's indexes costs more than the
+// update.
+void Rows::UpdateRow(Open &t, TupleTableSlot *old_slot, TupleTableSlot *new_slot) {
+	Relation rel = t.relation;
+	ItemPointer tid = &old_slot->tts_tid;
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	if (t.info->ri_TrigDesc && t.info->ri_TrigDesc->trig_update_before_row &&
+	    !ExecBRUpdateTriggers(estate_, &epq_state, t.info, tid, nullptr, new_slot, nullptr))
+		return; // a trigger skipped it
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(t.info, estate_, new_slot, CMD_UPDATE);
+	if (rel->rd_att->constr)
+		ExecConstraints(t.info, new_slot, estate_);
+	if (rel->rd_rel->relispartition)
+		ExecPartitionCheck(t.info, new_slot, estate_, true);
+	bool update_indexes = false;
+	simple_table_tuple_update(rel, tid, new_slot, estate_->es_snapshot, &update_indexes);
+	List *recheck = NIL;
+	if (update_indexes) {
+		if (!t.indexes_open) {
+			ExecOpenIndices(t.info, false);
+			t.indexes_open = true;
+		}
+		if (t.info->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(t.info, new_slot, estate_, true, false, nullptr, NIL);
+	}
+	ExecARUpdateTriggers(estate_, t.info, nullptr, nullptr, tid, nullptr, new_slot, recheck, nullptr, false);
+	list_free(recheck);
+}
+
+void Rows::Insert(Table table, Datum *values, bool *nulls) {
+	Open &t = Get(table);
+	Guard([&] {
+		if (!t.indexes_open) {
+			ExecOpenIndices(t.info, false);
+			t.indexes_open = true;
+		}
+		TupleTableSlot *slot = t.new_slot;
+		const int natts = slot->tts_tupleDescriptor->natts;
+		ExecClearTuple(slot);
+		memcpy(slot->tts_values, values, natts * sizeof(Datum));
+		memcpy(slot->tts_isnull, nulls, natts * sizeof(bool));
+		ExecStoreVirtualTuple(slot);
+		estate_->es_output_cid = GetCurrentCommandId(true);
+		ExecSimpleRelationInsert(t.info, estate_, slot);
+	});
+}
+
+} // namespace credits::pg
