@@ -17,6 +17,12 @@ if [ -z "${DEB:-}" ]; then
 	bash scripts/package.sh
 	DEB=$(ls -t dist/postgresql-15-credits_*.deb | head -1)
 fi
+# the package holds every extension make install installs
+for ext in credits credits_router; do
+	[ -f "$ext.control" ] || [ -f "$ext/$ext.control" ] || continue
+	dpkg-deb -c "$DEB" | grep -q "/extension/$ext.control\$" || { echo "$DEB has no $ext.control"; exit 1; }
+	echo "the package holds $ext"
+done
 base=${FRESH_BASE:-/tmp/fresh-root}
 if [ ! -x "$base/bin/bash" ]; then
 	command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null
