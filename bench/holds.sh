@@ -43,7 +43,7 @@ for v in credits plpgsql; do
 \\set member random(1, $MEMBERS)
 BEGIN;
 SELECT $schema.reserve('p' || :pool, 'u' || :member, 2, interval '15 minutes', 'bench') AS hold_id \\gset
-SELECT * FROM $schema.capture(:hold_id, 1);
+SELECT * FROM $schema.capture(:hold_id::bigint, 1);
 END;
 PGB
 done

@@ -54,8 +54,18 @@ AS $plproxy$
 	RUN ON credits_router.pool_hash(pool);
 $plproxy$;
 
-CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL::numeric, metadata jsonb DEFAULT NULL::jsonb)
+CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL::numeric, metadata jsonb DEFAULT NULL::jsonb, idempotency_key text DEFAULT NULL::text, allow_more boolean DEFAULT false)
 RETURNS credits.charge_result
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON credits_router.pool_hash(pool);
+$plproxy$;
+
+CREATE FUNCTION credits.change_subscription(pool text, plan text, credits_per_period numeric, rollover_periods integer DEFAULT NULL::integer, rollover_max numeric DEFAULT NULL::numeric)
+RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
@@ -104,7 +114,7 @@ AS $plproxy$
 	RUN ON credits_router.pool_hash(pool);
 $plproxy$;
 
-CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL::numeric, reason text DEFAULT NULL::text)
+CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL::numeric, reason text DEFAULT NULL::text, idempotency_key text DEFAULT NULL::text)
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -125,6 +135,16 @@ AS $plproxy$
 $plproxy$;
 
 CREATE FUNCTION credits.remove_alert(pool text, metric text)
+RETURNS void
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON credits_router.pool_hash(pool);
+$plproxy$;
+
+CREATE FUNCTION credits.remove_auto_topup(pool text)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -195,6 +215,16 @@ AS $plproxy$
 $plproxy$;
 
 CREATE FUNCTION credits.set_alert(pool text, metric text, threshold numeric)
+RETURNS void
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON credits_router.pool_hash(pool);
+$plproxy$;
+
+CREATE FUNCTION credits.set_auto_topup(pool text, below numeric, amount numeric)
 RETURNS void
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -292,7 +322,7 @@ AS $plproxy$
 	RUN ON credits_router.pool_hash(pool);
 $plproxy$;
 
-CREATE FUNCTION credits.subscribe(pool text, plan text, credits_per_period numeric, period interval DEFAULT '1 mon'::interval, rollover_periods integer DEFAULT 0, kind text DEFAULT 'plan'::text, anchor timestamp with time zone DEFAULT now())
+CREATE FUNCTION credits.subscribe(pool text, plan text, credits_per_period numeric, period interval DEFAULT '1 mon'::interval, rollover_periods integer DEFAULT 0, kind text DEFAULT 'plan'::text, anchor timestamp with time zone DEFAULT now(), rollover_max numeric DEFAULT NULL::numeric, external_ref text DEFAULT NULL::text)
 RETURNS bigint
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -342,7 +372,7 @@ AS $plproxy$
 	RUN ON ALL;
 $plproxy$;
 
-CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL::text)
+CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL::text, amount numeric DEFAULT NULL::numeric, idempotency_key text DEFAULT NULL::text)
 RETURNS numeric
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
@@ -361,8 +391,10 @@ COMMENT ON FUNCTION credits.balance_at(text,timestamp with time zone) IS 'A pool
 GRANT EXECUTE ON FUNCTION credits.balance_at(text,timestamp with time zone) TO credits_reader;
 COMMENT ON FUNCTION credits.cancel_subscription(text,text) IS 'Cancels a pool''s subscription to a plan: no further periods are issued. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.cancel_subscription(text,text) TO credits_owner;
-COMMENT ON FUNCTION credits.capture(text,bigint,numeric,jsonb) IS 'capture() of a hold of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits.capture(text,bigint,numeric,jsonb) TO credits_app;
+COMMENT ON FUNCTION credits.capture(text,bigint,numeric,jsonb,text,boolean) IS 'capture() of a hold of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.capture(text,bigint,numeric,jsonb,text,boolean) TO credits_app;
+COMMENT ON FUNCTION credits.change_subscription(text,text,numeric,integer,numeric) IS 'Changes a subscription''s credits per period and rollover from its next period on. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.change_subscription(text,text,numeric,integer,numeric) TO credits_owner;
 COMMENT ON FUNCTION credits.charge(text,text,numeric,text,text,jsonb) IS 'Charges a member''s action to its pool in FIFO order; raises a CR error when refused. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.charge(text,text,numeric,text,text,jsonb) TO credits_app;
 COMMENT ON FUNCTION credits.charge_usage(text,text,text,numeric,text,jsonb) IS 'Charges a quantity of a feature at the rate in force now. Routed to the pool''s partition.';
@@ -371,12 +403,14 @@ COMMENT ON FUNCTION credits.create_pool(text,text,jsonb) IS 'Creates a pool of c
 GRANT EXECUTE ON FUNCTION credits.create_pool(text,text,jsonb) TO credits_owner;
 COMMENT ON FUNCTION credits.extend_hold(text,bigint,interval) IS 'extend_hold() of a hold of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.extend_hold(text,bigint,interval) TO credits_app;
-COMMENT ON FUNCTION credits.refund(text,bigint,numeric,text) IS 'refund() of a charge of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits.refund(text,bigint,numeric,text) TO credits_owner;
+COMMENT ON FUNCTION credits.refund(text,bigint,numeric,text,text) IS 'refund() of a charge of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.refund(text,bigint,numeric,text,text) TO credits_owner;
 COMMENT ON FUNCTION credits.release(text,bigint) IS 'release() of a hold of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.release(text,bigint) TO credits_app;
 COMMENT ON FUNCTION credits.remove_alert(text,text) IS 'Removes a pool''s alert on a metric. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.remove_alert(text,text) TO credits_owner;
+COMMENT ON FUNCTION credits.remove_auto_topup(text) IS 'Removes a pool''s auto top-up (open requests stay open). Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.remove_auto_topup(text) TO credits_owner;
 COMMENT ON FUNCTION credits.remove_budget(text,text) IS 'Removes a budget; its members become unassigned. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.remove_budget(text,text) TO credits_owner;
 COMMENT ON FUNCTION credits.remove_frequency_cap(text,text,interval,text) IS 'Removes a pool''s frequency caps on a feature (those of one window or scope, or all). Routed to the pool''s partition.';
@@ -391,6 +425,8 @@ COMMENT ON FUNCTION credits.revoke_access(text,text) IS 'Revokes a member''s acc
 GRANT EXECUTE ON FUNCTION credits.revoke_access(text,text) TO credits_owner;
 COMMENT ON FUNCTION credits.set_alert(text,text,numeric) IS 'Sets an alert on a pool''s balance or its members'' usage of their limits. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.set_alert(text,text,numeric) TO credits_owner;
+COMMENT ON FUNCTION credits.set_auto_topup(text,numeric,numeric) IS 'Asks for a top-up of amount credits when the pool''s available credits drop below a threshold. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.set_auto_topup(text,numeric,numeric) TO credits_owner;
 COMMENT ON FUNCTION credits.set_budget(text,text,numeric,text) IS 'Creates or changes a budget: a cap per period on what a group of a pool''s members may use. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.set_budget(text,text,numeric,text) TO credits_owner;
 COMMENT ON FUNCTION credits.set_frequency_cap(text,text,integer,interval,text) IS 'Caps how often each member of a pool (or all of them together) may call a feature within a window. Routed to the pool''s partition.';
@@ -408,8 +444,8 @@ COMMENT ON FUNCTION credits.statement(text,timestamp with time zone,timestamp wi
 GRANT EXECUTE ON FUNCTION credits.statement(text,timestamp with time zone,timestamp with time zone,text,text) TO credits_reader;
 COMMENT ON FUNCTION credits.statement_by_kind(text,timestamp with time zone,timestamp with time zone,text,text) IS 'statement() per kind of credits: free, promo, plan, purchased. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.statement_by_kind(text,timestamp with time zone,timestamp with time zone,text,text) TO credits_reader;
-COMMENT ON FUNCTION credits.subscribe(text,text,numeric,interval,integer,text,timestamp with time zone) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id. Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits.subscribe(text,text,numeric,interval,integer,text,timestamp with time zone) TO credits_owner;
+COMMENT ON FUNCTION credits.subscribe(text,text,numeric,interval,integer,text,timestamp with time zone,numeric,text) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id. Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.subscribe(text,text,numeric,interval,integer,text,timestamp with time zone,numeric,text) TO credits_owner;
 COMMENT ON FUNCTION credits.try_charge(text,text,numeric,text,text,jsonb) IS 'Charges like charge(), but returns a refusal as a status and logs the failed attempt. Routed to the pool''s partition.';
 GRANT EXECUTE ON FUNCTION credits.try_charge(text,text,numeric,text,text,jsonb) TO credits_app;
 COMMENT ON FUNCTION credits.try_charge_usage(text,text,text,numeric,text,jsonb) IS 'Charges like charge_usage(), but returns a refusal as a status and logs the failed attempt. Routed to the pool''s partition.';
@@ -418,8 +454,8 @@ COMMENT ON FUNCTION credits.usage(text,timestamp with time zone,timestamp with t
 GRANT EXECUTE ON FUNCTION credits.usage(text,timestamp with time zone,timestamp with time zone) TO credits_reader;
 COMMENT ON FUNCTION credits.verify() IS 'Every broken invariant of the credits data; empty when balances equal the ledger. Gathered from every partition.';
 GRANT EXECUTE ON FUNCTION credits.verify() TO credits_owner;
-COMMENT ON FUNCTION credits.void_grant(text,bigint,text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
-GRANT EXECUTE ON FUNCTION credits.void_grant(text,bigint,text) TO credits_owner;
+COMMENT ON FUNCTION credits.void_grant(text,bigint,text,numeric,text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing). Routed to the pool''s partition.';
+GRANT EXECUTE ON FUNCTION credits.void_grant(text,bigint,text,numeric,text) TO credits_owner;
 
 CREATE FUNCTION credits_router.budget_usage()
 RETURNS TABLE (pool text, budget text, members bigint, used numeric, held numeric, credit_limit numeric, percent_used numeric, remaining_limit numeric, period text)
@@ -542,7 +578,7 @@ GRANT SELECT ON credits.pool_balances TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits_router.pool_balances() TO credits_reader;
 
 CREATE FUNCTION credits_router.subscription_status()
-RETURNS TABLE (subscription_id bigint, pool text, plan text, kind text, credits_per_period numeric, period interval, rollover_periods integer, anchor timestamp with time zone, last_period_start timestamp with time zone, next_period_start timestamp with time zone, status text, created_at timestamp with time zone, cancelled_at timestamp with time zone)
+RETURNS TABLE (subscription_id bigint, pool text, plan text, kind text, credits_per_period numeric, period interval, rollover_periods integer, anchor timestamp with time zone, last_period_start timestamp with time zone, next_period_start timestamp with time zone, status text, created_at timestamp with time zone, cancelled_at timestamp with time zone, rollover_max numeric, external_ref text)
 LANGUAGE plproxy
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning

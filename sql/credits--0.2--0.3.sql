@@ -1154,6 +1154,147 @@ ALTER TABLE credits.frequency_caps
 	ADD PRIMARY KEY (pool_id, feature, per, scope);
 CREATE INDEX ledger_pool_calls_idx ON credits.ledger (pool_id, feature, at)
 	WHERE status = 'succeeded' AND feature IS NOT NULL;
+-- verify() checks budgets as it checks member limits
+CREATE OR REPLACE FUNCTION credits.verify()
+RETURNS TABLE (problem text, object text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	WITH sums AS (
+		SELECT l.pool_id, l.grant_id, sum(l.amount) AS amount, sum(l.held) AS held
+		  FROM credits.ledger l
+		 WHERE l.grant_id IS NOT NULL
+		 GROUP BY l.pool_id, l.grant_id
+	)
+	SELECT 'balance differs from ledger', 'grant ' || g.grant_id,
+	       format('remaining %s, held %s; the ledger sums to %s and %s',
+	              credits._to_credits(g.remaining), credits._to_credits(g.held),
+	              credits._to_credits(coalesce(s.amount, 0)), credits._to_credits(coalesce(s.held, 0)))
+	  FROM credits.grants g
+	  LEFT JOIN sums s ON s.pool_id = g.pool_id AND s.grant_id = g.grant_id
+	 WHERE g.remaining IS DISTINCT FROM coalesce(s.amount, 0)::bigint
+	    OR g.held IS DISTINCT FROM coalesce(s.held, 0)::bigint
+	UNION ALL
+	SELECT 'ledger entry for unknown grant', 'grant ' || s.grant_id,
+	       format('the ledger moves %s credits', credits._to_credits(s.amount))
+	  FROM sums s
+	 WHERE NOT EXISTS (SELECT FROM credits.grants g WHERE g.pool_id = s.pool_id AND g.grant_id = s.grant_id)
+	UNION ALL
+	SELECT 'negative remaining', 'grant ' || g.grant_id,
+	       format('remaining %s, held %s', credits._to_credits(g.remaining), credits._to_credits(g.held))
+	  FROM credits.grants g
+	 WHERE g.remaining < 0 OR g.held < 0
+	UNION ALL
+	SELECT 'grant holds more than it was granted', 'grant ' || g.grant_id,
+	       format('amount %s, remaining %s, held %s', credits._to_credits(g.amount),
+	              credits._to_credits(g.remaining), credits._to_credits(g.held))
+	  FROM credits.grants g
+	 WHERE g.remaining + g.held > g.amount
+	UNION ALL
+	SELECT 'hold mismatch', 'member ' || p.pool || '/' || m.member,
+	       format('member held %s, its grants'' held entries sum to %s', credits._to_credits(m.held),
+	              credits._to_credits(coalesce(h.held, 0)))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT l.pool_id, l.member, sum(l.held) AS held
+	               FROM credits.ledger l
+	              WHERE l.entry_type IN ('hold', 'capture', 'release')
+	              GROUP BY l.pool_id, l.member) h ON h.pool_id = m.pool_id AND h.member = m.member
+	 WHERE m.held <> coalesce(h.held, 0)
+	UNION ALL
+	SELECT 'usage past a limit', 'member ' || p.pool || '/' || m.member,
+	       format('used %s, held %s, limit %s', credits._to_credits(m.used), credits._to_credits(m.held),
+	              credits._to_credits(m.credit_limit))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	 WHERE m.credit_limit IS NOT NULL
+	   AND m.used + m.held > m.credit_limit
+	   -- an owner may lower a limit below what was already used this period
+	   AND NOT (m.limit_set_at IS NOT NULL AND m.limit_set_at >= m.period_start)
+	UNION ALL
+	-- what _usage_since gives for each member, for all members at once:
+	-- charges and captures since the member's period start, less the
+	-- refunds of those
+	SELECT 'usage differs from ledger', 'member ' || p.pool || '/' || m.member,
+	       format('used %s this period, the ledger shows %s', credits._to_credits(m.used),
+	              credits._to_credits(coalesce(u.used, 0)::bigint))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT x.pool_id, x.member, sum(x.used) AS used
+	               FROM (SELECT l.pool_id, l.member, -(l.amount + l.held) AS used
+	                       FROM credits.ledger l
+	                       JOIN credits.members lm ON lm.pool_id = l.pool_id AND lm.member = l.member
+	                      WHERE l.entry_type IN ('charge', 'capture') AND l.at >= lm.period_start
+	                     UNION ALL
+	                     SELECT r.pool_id, r.member, -r.amount
+	                       FROM credits.ledger r
+	                       JOIN credits.ledger c ON c.pool_id = r.pool_id AND c.entry_id = r.charge_id
+	                       JOIN credits.members rm ON rm.pool_id = r.pool_id AND rm.member = r.member
+	                      WHERE r.entry_type = 'refund' AND c.at >= rm.period_start) x
+	              GROUP BY x.pool_id, x.member) u
+	    ON u.pool_id = m.pool_id AND u.member = m.member
+	 WHERE m.used <> coalesce(u.used, 0)
+	UNION ALL
+	SELECT 'hold mismatch', 'grant ' || g.grant_id,
+	       format('grant held %s, its pending hold parts sum to %s', credits._to_credits(g.held),
+	              credits._to_credits(coalesce(hp.held, 0)))
+	  FROM credits.grants g
+	  LEFT JOIN (SELECT p.pool_id, p.grant_id, sum(p.held) AS held
+	               FROM credits.hold_parts p GROUP BY p.pool_id, p.grant_id) hp
+	    ON hp.pool_id = g.pool_id AND hp.grant_id = g.grant_id
+	 WHERE g.held <> coalesce(hp.held, 0)
+	UNION ALL
+	SELECT 'hold mismatch', 'hold ' || h.hold_id,
+	       format('%s hold of %s, its parts hold %s', h.status, credits._to_credits(h.amount),
+	              credits._to_credits(coalesce(hp.held, 0)))
+	  FROM credits.holds h
+	  LEFT JOIN (SELECT p.pool_id, p.hold_id, sum(p.held) AS held
+	               FROM credits.hold_parts p GROUP BY p.pool_id, p.hold_id) hp
+	    ON hp.pool_id = h.pool_id AND hp.hold_id = h.hold_id
+	 WHERE coalesce(hp.held, 0) <> CASE WHEN h.status = 'pending' THEN h.amount ELSE 0 END
+	UNION ALL
+	SELECT 'hold mismatch', 'member ' || p.pool || '/' || m.member,
+	       format('member held %s, its pending holds sum to %s', credits._to_credits(m.held),
+	              credits._to_credits(coalesce(h.amount, 0)))
+	  FROM credits.members m
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT x.pool_id, x.member, sum(x.amount) AS amount
+	               FROM credits.holds x WHERE x.status = 'pending' GROUP BY x.pool_id, x.member) h
+	    ON h.pool_id = m.pool_id AND h.member = m.member
+	 WHERE m.held <> coalesce(h.amount, 0)
+	UNION ALL
+	SELECT 'usage past a budget', 'budget ' || p.pool || '/' || b.budget,
+	       format('used %s, held %s, limit %s', credits._to_credits(b.used), credits._to_credits(b.held),
+	              credits._to_credits(b.credit_limit))
+	  FROM credits.budgets b
+	  JOIN credits.pools p USING (pool_id)
+	 WHERE b.credit_limit IS NOT NULL
+	   AND b.period_start = credits._period_start(b.period, now())
+	   AND b.used + b.held > b.credit_limit
+	   -- an owner may lower a budget below what was already used this period
+	   AND NOT (b.limit_set_at IS NOT NULL AND b.limit_set_at >= b.period_start)
+	UNION ALL
+	SELECT 'hold mismatch', 'budget ' || p.pool || '/' || b.budget,
+	       format('budget held %s, its members hold %s', credits._to_credits(b.held),
+	              credits._to_credits(coalesce(m.held, 0)))
+	  FROM credits.budgets b
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT x.pool_id, x.budget, sum(x.held) AS held
+	               FROM credits.members x WHERE x.budget IS NOT NULL GROUP BY x.pool_id, x.budget) m
+	    ON m.pool_id = b.pool_id AND m.budget = b.budget
+	 WHERE b.held <> coalesce(m.held, 0)
+	UNION ALL
+	SELECT 'refund exceeds charge', 'charge ' || r.charge_id,
+	       format('grant %s gave %s, refunds returned %s', r.grant_id, credits._to_credits(r.given),
+	              credits._to_credits(r.returned))
+	  FROM (SELECT l.pool_id, l.charge_id, l.grant_id,
+	               sum(CASE WHEN l.entry_type = 'charge' THEN -l.amount WHEN l.entry_type = 'capture' THEN -l.held END) AS given,
+	               sum(CASE WHEN l.entry_type = 'refund' THEN l.amount END) AS returned
+	          FROM credits.ledger l
+	         WHERE l.charge_id IS NOT NULL AND l.grant_id IS NOT NULL
+	         GROUP BY l.pool_id, l.charge_id, l.grant_id) r
+	 WHERE coalesce(r.returned, 0) > coalesce(r.given, 0);
+END;
 DROP FUNCTION credits.set_frequency_cap(text, text, integer, interval), credits.remove_frequency_cap(text, text);
 CREATE FUNCTION credits.set_frequency_cap(pool text, feature text, max_calls integer, per interval,
                                           scope text DEFAULT 'member')
@@ -1777,7 +1918,7 @@ $$;
 -- The gauges of monitoring/queries.yaml, one row; only counts leave it.
 CREATE FUNCTION credits.metrics()
 RETURNS TABLE (ledger_entries_total bigint, pools_at_zero bigint, pools_below_alert bigint, holds_overdue bigint,
-               grants_overdue bigint, subscriptions_due bigint, verify_problems bigint)
+               grants_overdue bigint, subscriptions_due bigint, verify_problems bigint, topup_requests_open bigint)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -1803,7 +1944,8 @@ BEGIN ATOMIC
 	  WHERE x.cancelled_at IS NULL AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= now()),
 	(SELECT l.problems FROM credits.maintenance_log l
 	  WHERE l.job = 'verify' AND l.finished_at IS NOT NULL AND l.error IS NULL
-	  ORDER BY l.started_at DESC LIMIT 1);
+	  ORDER BY l.started_at DESC LIMIT 1),
+	(SELECT count(*) FROM credits.topup_requests t WHERE t.status = 'open');
 END;
 
 -- Charge attempts (and captures: transaction_log's rows) of the last 5
@@ -1863,7 +2005,7 @@ END;
 
 COMMENT ON VIEW credits.maintenance_runs IS 'One row per maintenance run of the last week: state, batches and rows done, error.';
 COMMENT ON PROCEDURE credits.record_verify() IS 'Runs verify() and keeps its problem count for monitoring (schedule it hourly).';
-COMMENT ON FUNCTION credits.metrics() IS 'Gauges for monitoring: ledger entries, pools at zero or below alert, overdue work, verify problems.';
+COMMENT ON FUNCTION credits.metrics() IS 'Gauges for monitoring: ledger entries, pools at zero or below alert, overdue work, verify problems, open top-ups.';
 COMMENT ON FUNCTION credits.metrics_charge_attempts() IS 'Charge attempts of the last 5 minutes, by status, for monitoring.';
 COMMENT ON FUNCTION credits.metrics_maintenance() IS 'Per maintenance job: age of the last successful run, the run in progress, recent failures.';
 
@@ -1894,3 +2036,765 @@ COMMENT ON FUNCTION credits.remove_budget(text, text) IS 'Removes a budget; its 
 COMMENT ON FUNCTION credits.set_frequency_cap(text, text, integer, interval, text) IS 'Caps how often each member of a pool (or all of them together) may call a feature within a window.';
 COMMENT ON FUNCTION credits.remove_frequency_cap(text, text, interval, text) IS 'Removes a pool''s frequency caps on a feature (those of one window or scope, or all).';
 COMMENT ON VIEW credits.budget_usage IS 'One row per budget: its members, used and held this period, limit and what remains.';
+
+
+-------------------------------------------------------------------------------
+-- Idempotent writes everywhere: void_grant (and partial voids), refund and
+-- capture (and allow_more) take an idempotency key; their keys live in
+-- credits.write_keys.
+-------------------------------------------------------------------------------
+-- The keys of retried writes that are not grants, charges or holds
+-- (void_grant, refund, capture; 0.3): per pool and per function, with the
+-- arguments of the first call and its result, which a retry returns.
+CREATE TABLE credits.write_keys (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	function text NOT NULL,
+	idempotency_key text NOT NULL,
+	arguments jsonb NOT NULL,
+	result jsonb NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, function, idempotency_key)
+);
+SELECT pg_catalog.pg_extension_config_dump('credits.write_keys', '');
+
+-- The first call's result for a retried key (NULL: the key is new, or no
+-- key); CR005 when the key was first used with other arguments.
+CREATE FUNCTION credits._replayed(p_pool_id bigint, p_function text, p_key text, p_arguments jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k credits.write_keys;
+BEGIN
+	IF p_key IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO k FROM credits.write_keys
+	 WHERE pool_id = p_pool_id AND function = p_function AND idempotency_key = p_key;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF k.arguments <> p_arguments THEN
+		RAISE EXCEPTION 'idempotency key "%" was used for a different %', p_key, p_function
+			USING ERRCODE = 'CR005',
+			      DETAIL = format('the first call had %s; this one has %s.', k.arguments, p_arguments),
+			      HINT = format('Use a new key for a new %s; repeat one only with the same arguments.', p_function);
+	END IF;
+	RETURN k.result;
+END
+$$;
+
+-- Records a keyed write's arguments and result (nothing without a key).
+CREATE FUNCTION credits._remember(p_pool_id bigint, p_function text, p_key text, p_arguments jsonb, p_result jsonb)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO credits.write_keys (pool_id, function, idempotency_key, arguments, result)
+	SELECT p_pool_id, p_function, p_key, p_arguments, p_result WHERE p_key IS NOT NULL;
+END;
+
+DROP FUNCTION credits.void_grant(text, bigint, text);
+DROP FUNCTION credits.void_grant(bigint, text);
+-- Removes credits of a grant (e.g. a chargeback). amount NULL voids the
+-- grant: what remains goes, voided_at is set and credits that come back to
+-- it later (a refund, a release) are voided too. An amount voids only that
+-- part of the unheld remaining: the grant stays live (voided_at stays NULL)
+-- and the part shows in the ledger and the reports as voided.
+CREATE FUNCTION credits.void_grant(grant_id bigint, reason text DEFAULT NULL, amount numeric DEFAULT NULL,
+                                   idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	v_amount bigint;
+	v_args jsonb := jsonb_build_object('grant_id', grant_id, 'amount', amount);
+	v_first jsonb;
+	g credits.grants;
+BEGIN
+	PERFORM credits._require('grant_id', grant_id);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
+	v_amount := credits._amount(amount, 'amount', false);
+	SELECT pool_id INTO v_pool_id FROM credits.grants WHERE grants.grant_id = void_grant.grant_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'grant % not found', grant_id USING ERRCODE = 'CR010';
+	END IF;
+	PERFORM credits._lock_pool_id(v_pool_id);
+	v_first := credits._replayed(v_pool_id, 'void_grant', idempotency_key, v_args);
+	IF v_first IS NOT NULL THEN
+		RETURN v_first::numeric;
+	END IF;
+	SELECT * INTO g FROM credits.grants WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+	IF v_amount IS NULL THEN
+		v_amount := CASE WHEN g.voided_at IS NULL THEN g.remaining ELSE 0 END;
+		IF g.voided_at IS NULL THEN
+			UPDATE credits.grants SET remaining = 0, voided_at = now(), void_reason = reason
+			 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
+			VALUES (v_pool_id, 'void', g.member, g.grant_id, -g.remaining, reason);
+		END IF;
+	ELSE
+		IF v_amount > g.remaining THEN
+			RAISE EXCEPTION 'cannot void % credits of grant %: % remain unheld', amount, grant_id,
+					credits._to_credits(g.remaining)
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = format('amount %s, remaining %s, held %s.', credits._to_credits(g.amount),
+				                      credits._to_credits(g.remaining), credits._to_credits(g.held)),
+				      HINT = 'Void at most what remains unheld, or pass amount => NULL to void the whole grant.';
+		END IF;
+		UPDATE credits.grants SET remaining = remaining - v_amount
+		 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+		INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
+		VALUES (v_pool_id, 'void', g.member, g.grant_id, -v_amount, reason);
+	END IF;
+	PERFORM credits._remember(v_pool_id, 'void_grant', idempotency_key, v_args, to_jsonb(credits._to_credits(v_amount)));
+	RETURN credits._to_credits(v_amount);
+END
+$$;
+
+-- Pool-first form (see credits._pool_owns).
+CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL, amount numeric DEFAULT NULL,
+                                   idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'grant_id', grant_id);
+	PERFORM credits._pool_owns(pool, 'grant', grant_id);
+	RETURN credits.void_grant(grant_id, reason, amount, idempotency_key);
+END
+$$;
+
+DROP FUNCTION credits.refund(text, bigint, numeric, text);
+DROP FUNCTION credits.refund(bigint, numeric, text);
+-- Gives credits of a succeeded charge or capture back to the grants they
+-- came from, the last consumed first. A part whose grant has expired or been
+-- voided since is refunded and expires (or is voided) at once.
+CREATE FUNCTION credits.refund(charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL,
+                               idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	head credits.ledger;
+	v_amount bigint;
+	v_refundable bigint;
+	v_left bigint;
+	v_back bigint;
+	part record;
+	g credits.grants;
+	m credits.members;
+	v_args jsonb := jsonb_build_object('charge_id', charge_id, 'amount', amount);
+	v_first jsonb;
+BEGIN
+	PERFORM credits._require('charge_id', charge_id);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
+	v_amount := credits._amount(amount, 'amount', false);
+	SELECT * INTO head FROM credits.ledger l
+	 WHERE l.charge_id = refund.charge_id AND l.entry_id = refund.charge_id
+	   AND l.entry_type IN ('charge', 'capture') AND l.status = 'succeeded';
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'charge % not found', charge_id
+			USING ERRCODE = 'CR010', HINT = 'Pass the charge_id of a succeeded charge or capture.';
+	END IF;
+	PERFORM credits._lock_pool_id(head.pool_id);
+	v_first := credits._replayed(head.pool_id, 'refund', idempotency_key, v_args);
+	IF v_first IS NOT NULL THEN
+		RETURN v_first::numeric;
+	END IF;
+	SELECT coalesce(sum(p.refundable), 0) INTO v_refundable FROM credits._refundable_parts(head.pool_id, head.entry_id) p;
+	v_amount := coalesce(v_amount, v_refundable);
+	IF v_amount > v_refundable THEN
+		RAISE EXCEPTION 'cannot refund % credits of charge %: % remain refundable', amount, charge_id,
+				credits._to_credits(v_refundable)
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('charged %s, refundable %s.', credits._to_credits(head.requested),
+			                      credits._to_credits(v_refundable)),
+			      HINT = 'Refund at most what remains refundable.';
+	END IF;
+	v_left := v_amount;
+	FOR part IN SELECT * FROM credits._refundable_parts(head.pool_id, head.entry_id) p
+	             WHERE p.refundable > 0 ORDER BY p.entry_id DESC LOOP
+		EXIT WHEN v_left = 0;
+		v_back := least(v_left, part.refundable);
+		v_left := v_left - v_back;
+		SELECT * INTO STRICT g FROM credits.grants WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+		UPDATE credits.grants SET remaining = remaining + v_back WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+		INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, charge_id, reason, feature)
+		VALUES (head.pool_id, 'refund', head.member, part.grant_id, v_back, head.entry_id, reason, head.feature);
+		IF credits._grant_dead(g, now()) THEN
+			UPDATE credits.grants SET remaining = remaining - v_back WHERE pool_id = head.pool_id AND grant_id = part.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, charge_id, reason)
+			VALUES (head.pool_id, CASE WHEN g.voided_at IS NOT NULL THEN 'void' ELSE 'expire' END, head.member,
+			        part.grant_id, -v_back, head.entry_id,
+			        CASE WHEN g.voided_at IS NOT NULL THEN 'refund to a voided grant' ELSE 'refund to an expired grant' END);
+		END IF;
+	END LOOP;
+	-- the member's usage goes down when the charge counts in its current period
+	SELECT * INTO m FROM credits.members WHERE pool_id = head.pool_id AND member = head.member;
+	IF FOUND AND m.period_start = credits._period_start(m.period, now()) AND head.at >= m.period_start THEN
+		UPDATE credits.members SET used = greatest(used - v_amount, 0)
+		 WHERE pool_id = head.pool_id AND member = head.member;
+	END IF;
+	PERFORM credits._remember(head.pool_id, 'refund', idempotency_key, v_args, to_jsonb(credits._to_credits(v_amount)));
+	RETURN credits._to_credits(v_amount);
+END
+$$;
+
+-- Pool-first form (see credits._pool_owns).
+CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL,
+                               idempotency_key text DEFAULT NULL)
+RETURNS numeric
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'charge_id', charge_id);
+	PERFORM credits._pool_owns(pool, 'charge', charge_id);
+	RETURN credits.refund(charge_id, amount, reason, idempotency_key);
+END
+$$;
+
+DROP FUNCTION credits.capture(text, bigint, numeric, jsonb);
+DROP FUNCTION credits.capture(bigint, numeric, jsonb);
+-- With an idempotency key, a retry of the capture that settled the hold
+-- returns its result (replayed = true); without one a settled hold raises
+-- CR006. allow_more: an amount above the hold takes the difference as a
+-- charge of its own (credits.charge: deduction order, member limit, budget
+-- and frequency caps as for any charge), made before the hold is settled,
+-- so that a refused difference leaves the hold pending.
+CREATE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	h credits.holds;
+	v_amount bigint;
+	v_id bigint;
+	v_used bigint;
+	v_balance bigint;
+	v_pool_id bigint;
+	v_args jsonb := jsonb_build_object('hold_id', hold_id, 'amount', amount, 'allow_more', allow_more);
+	v_first jsonb;
+	v_more credits.charge_result;
+	r credits.charge_result;
+BEGIN
+	PERFORM credits._require('hold_id', hold_id, 'allow_more', allow_more);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
+	v_amount := credits._amount(amount, 'amount');
+	IF idempotency_key IS NOT NULL THEN
+		-- before the pending check: the retried capture has settled the hold
+		SELECT pool_id INTO v_pool_id FROM credits.holds WHERE holds.hold_id = capture.hold_id;
+		IF FOUND THEN
+			PERFORM credits._lock_pool_id(v_pool_id);
+			v_first := credits._replayed(v_pool_id, 'capture', idempotency_key, v_args);
+			IF v_first IS NOT NULL THEN
+				RETURN jsonb_populate_record(NULL::credits.charge_result, v_first || '{"replayed": true}');
+			END IF;
+		END IF;
+	END IF;
+	h := credits._pending_hold(hold_id);
+	v_amount := coalesce(v_amount, h.amount);
+	IF v_amount > h.amount AND NOT allow_more THEN
+		RAISE EXCEPTION 'cannot capture % credits: hold % holds %', amount, hold_id, credits._to_credits(h.amount)
+			USING ERRCODE = 'invalid_parameter_value',
+			      HINT = 'Capture at most what was reserved, reserve more, or pass allow_more => true.';
+	END IF;
+	IF v_amount > h.amount THEN
+		v_more := credits.charge(pool => (SELECT p.pool FROM credits.pools p WHERE p.pool_id = h.pool_id),
+		                         member => h.member, amount => credits._to_credits(v_amount - h.amount),
+		                         feature => h.feature,
+		                         metadata => coalesce(capture.metadata, h.metadata, '{}') || jsonb_build_object('capture_of_hold', h.hold_id));
+	END IF;
+	v_id := nextval('credits.ledger_entry_id_seq');
+	PERFORM credits._unhold(h.pool_id, h.hold_id, least(v_amount, h.amount), v_id, 'captured', 'rest of hold released', now());
+	SELECT m.used INTO v_used FROM credits.members m WHERE m.pool_id = h.pool_id AND m.member = h.member;
+	v_balance := credits._available(h.pool_id, now());
+	INSERT INTO credits.ledger (entry_id, pool_id, entry_type, member, charge_id, hold_id, status, feature,
+	                            requested, balance_after, member_used_after, metadata, idempotency_key)
+	VALUES (v_id, h.pool_id, 'capture', h.member, v_id, h.hold_id, 'succeeded', h.feature,
+	        least(v_amount, h.amount), v_balance, v_used, coalesce(capture.metadata, h.metadata), idempotency_key);
+	r := ROW(v_id, 'succeeded', credits._to_credits(v_amount), credits._to_credits(v_balance),
+	         credits._to_credits(v_used), false, NULL)::credits.charge_result;
+	PERFORM credits._remember(h.pool_id, 'capture', idempotency_key, v_args, to_jsonb(r));
+	RETURN r;
+END
+$$;
+
+-- Pool-first forms (see credits._pool_owns).
+CREATE FUNCTION credits.capture(pool text, hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
+RETURNS credits.charge_result
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM credits._require('pool', pool, 'hold_id', hold_id);
+	PERFORM credits._pool_owns(pool, 'hold', hold_id);
+	RETURN credits.capture(hold_id, amount, metadata, idempotency_key, allow_more);
+END
+$$;
+
+REVOKE ALL ON TABLE credits.write_keys FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits._replayed(bigint, text, text, jsonb), credits._remember(bigint, text, text, jsonb, jsonb),
+	credits.void_grant(bigint, text, numeric, text), credits.void_grant(text, bigint, text, numeric, text),
+	credits.refund(bigint, numeric, text, text), credits.refund(text, bigint, numeric, text, text),
+	credits.capture(bigint, numeric, jsonb, text, boolean), credits.capture(text, bigint, numeric, jsonb, text, boolean)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION credits.void_grant(bigint, text, numeric, text), credits.refund(bigint, numeric, text, text)
+TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.capture(bigint, numeric, jsonb, text, boolean) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb, text, boolean) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text, text), credits.void_grant(text, bigint, text, numeric, text)
+TO credits_owner;
+COMMENT ON FUNCTION credits.void_grant(bigint, text, numeric, text) IS 'Removes what remains of a grant, or part of it (e.g. a chargeback); returns the amount voided.';
+COMMENT ON FUNCTION credits.void_grant(text, bigint, text, numeric, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.refund(bigint, numeric, text, text) IS 'Returns all or part of a charge to the grants it came from; returns the amount refunded.';
+COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.capture(bigint, numeric, jsonb, text, boolean) IS 'Charges all or part of a pending hold (or more, with allow_more) and releases the rest.';
+COMMENT ON FUNCTION credits.capture(text, bigint, numeric, jsonb, text, boolean) IS 'capture() of a hold of the named pool (pool-first form, for routing).';
+
+-------------------------------------------------------------------------------
+-- Auto top-up requests: set_auto_topup, remove_auto_topup,
+-- cancel_topup_request; credits.topup_requests; a grant with a request's key
+-- settles it.
+-------------------------------------------------------------------------------
+ALTER TABLE credits.pools ADD COLUMN topup_below credits.micros, ADD COLUMN topup_amount credits.positive_micros;
+-- Auto top-up requests (0.3): the extension asks, the application pays and
+-- grants with the request's key. At most one open request per pool.
+CREATE SEQUENCE credits.topup_request_id_seq;
+CREATE TABLE credits.topup_requests (
+	request_id bigint NOT NULL DEFAULT nextval('credits.topup_request_id_seq'),
+	pool text NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	amount numeric NOT NULL,
+	idempotency_key text NOT NULL,
+	status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'settled', 'cancelled')),
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	-- when it was settled or cancelled; the grant that settled it
+	closed_at timestamptz,
+	grant_id bigint,
+	PRIMARY KEY (pool_id, request_id)
+);
+ALTER SEQUENCE credits.topup_request_id_seq OWNED BY credits.topup_requests.request_id;
+CREATE UNIQUE INDEX topup_requests_id_idx ON credits.topup_requests (request_id);
+CREATE UNIQUE INDEX topup_requests_open_idx ON credits.topup_requests (pool_id) WHERE status = 'open';
+CREATE UNIQUE INDEX topup_requests_key_idx ON credits.topup_requests (pool_id, idempotency_key);
+SELECT pg_catalog.pg_extension_config_dump('credits.topup_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.topup_request_id_seq', '');
+
+CREATE FUNCTION credits.set_auto_topup(pool text, below numeric, amount numeric)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_below bigint;
+	v_amount bigint;
+BEGIN
+	PERFORM credits._require('pool', pool, 'below', below, 'amount', amount);
+	v_below := credits._amount(below, 'below');
+	v_amount := credits._amount(amount, 'amount', false);
+	v_pool := credits._lock_pool(pool);
+	IF v_pool.topup_increment IS NOT NULL AND v_amount % v_pool.topup_increment <> 0 THEN
+		RAISE EXCEPTION 'auto top-up amount % is not a multiple of the pool''s top-up increment', amount
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('amount %s, topup_increment %s.', amount, credits._to_credits(v_pool.topup_increment)),
+			      HINT = 'Top up in multiples of the top-up increment.';
+	END IF;
+	UPDATE credits.pools SET topup_below = v_below, topup_amount = v_amount WHERE pool_id = v_pool.pool_id;
+	-- a new rule starts armed, and is checked at commit (a pool already
+	-- below it gets a request then)
+	DELETE FROM credits.alert_state s WHERE s.pool_id = v_pool.pool_id AND s.metric = 'auto_topup';
+END
+$$;
+
+-- An open request stays open: the application may be paying it.
+CREATE FUNCTION credits.remove_auto_topup(pool text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+BEGIN
+	PERFORM credits._require('pool', pool);
+	v_pool := credits._lock_pool(pool);
+	UPDATE credits.pools SET topup_below = NULL, topup_amount = NULL WHERE pool_id = v_pool.pool_id;
+	DELETE FROM credits.alert_state s WHERE s.pool_id = v_pool.pool_id AND s.metric = 'auto_topup';
+END
+$$;
+
+-- Cancels an open request (a cancelled one: nothing to do; a settled one:
+-- 22023). The pool is not asked again until its credits have recovered
+-- above the threshold and dropped below it again.
+CREATE FUNCTION credits.cancel_topup_request(request_id bigint)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool_id bigint;
+	r credits.topup_requests;
+BEGIN
+	PERFORM credits._require('request_id', request_id);
+	SELECT t.pool_id INTO v_pool_id FROM credits.topup_requests t WHERE t.request_id = cancel_topup_request.request_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'top-up request % not found', request_id
+			USING ERRCODE = 'CR010', HINT = 'Pass a request_id of credits.topup_requests.';
+	END IF;
+	PERFORM credits._lock_pool_id(v_pool_id);
+	SELECT * INTO STRICT r FROM credits.topup_requests t
+	 WHERE t.pool_id = v_pool_id AND t.request_id = cancel_topup_request.request_id;
+	IF r.status = 'settled' THEN
+		RAISE EXCEPTION 'top-up request % is settled: it cannot be cancelled', request_id
+			USING ERRCODE = 'invalid_parameter_value',
+			      DETAIL = format('settled at %s by grant %s.', r.closed_at, r.grant_id),
+			      HINT = 'Void the grant to take the credits back.';
+	END IF;
+	UPDATE credits.topup_requests t SET status = 'cancelled', closed_at = now()
+	 WHERE t.pool_id = v_pool_id AND t.request_id = r.request_id AND t.status = 'open';
+END
+$$;
+
+-- At commit, under the pool's lock (the transaction wrote the pool row):
+-- opens a request when the pool is below its threshold and this drop has
+-- not been asked for yet; re-arms once it has recovered.
+CREATE FUNCTION credits._pool_topups()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p credits.pools;
+	v_available numeric;
+	v_below numeric;
+	v_asked boolean;
+	r credits.topup_requests;
+	v_id bigint;
+BEGIN
+	-- the row as committed by this transaction, not as the event saw it
+	SELECT * INTO p FROM credits.pools WHERE pool_id = NEW.pool_id;
+	IF p.topup_below IS NULL THEN
+		RETURN NULL;
+	END IF;
+	-- what balance(pool) says: lapsed holds count as available
+	v_available := credits.balance(p.pool);
+	v_below := credits._to_credits(p.topup_below);
+	SELECT fired INTO v_asked FROM credits.alert_state
+	 WHERE pool_id = p.pool_id AND metric = 'auto_topup' AND member = '';
+	IF v_available < v_below AND NOT coalesce(v_asked, false) THEN
+		INSERT INTO credits.alert_state (pool_id, metric, member, fired) VALUES (p.pool_id, 'auto_topup', '', true)
+		ON CONFLICT ON CONSTRAINT alert_state_pkey DO UPDATE SET fired = true;
+		v_id := nextval('credits.topup_request_id_seq');
+		INSERT INTO credits.topup_requests (request_id, pool, amount, idempotency_key, pool_id)
+		VALUES (v_id, p.pool, credits._to_credits(p.topup_amount), 'topup-' || v_id, p.pool_id)
+		ON CONFLICT (pool_id) WHERE status = 'open' DO NOTHING
+		RETURNING * INTO r;
+		IF FOUND THEN
+			PERFORM pg_notify('credits_topups', json_build_object(
+				'request_id', r.request_id, 'pool', r.pool, 'at', r.at, 'amount', r.amount,
+				'idempotency_key', r.idempotency_key, 'status', r.status)::text);
+		END IF;
+	ELSIF v_available >= v_below AND v_asked THEN
+		UPDATE credits.alert_state SET fired = false
+		 WHERE pool_id = p.pool_id AND metric = 'auto_topup' AND member = '';
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- A purchased grant with an open request's key settles it.
+CREATE FUNCTION credits._grant_settles_topup()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE credits.topup_requests t SET status = 'settled', closed_at = now(), grant_id = NEW.grant_id
+	 WHERE t.pool_id = NEW.pool_id AND t.idempotency_key = NEW.idempotency_key AND t.status = 'open';
+	RETURN NULL;
+END
+$$;
+
+-- Checked at commit (a rolled-back transaction asks nothing; pg_notify is
+-- delivered on commit), and only for pools with an auto top-up: others pay
+-- nothing.
+CREATE CONSTRAINT TRIGGER pools_topups AFTER UPDATE ON credits.pools
+	DEFERRABLE INITIALLY DEFERRED
+	FOR EACH ROW WHEN (NEW.topup_below IS NOT NULL) EXECUTE FUNCTION credits._pool_topups();
+CREATE TRIGGER grants_settle_topup AFTER INSERT ON credits.grants
+	FOR EACH ROW WHEN (NEW.idempotency_key IS NOT NULL AND NEW.kind = 'purchased')
+	EXECUTE FUNCTION credits._grant_settles_topup();
+
+COMMENT ON FUNCTION credits.set_auto_topup(text, numeric, numeric) IS 'Asks for a top-up of amount credits when the pool''s available credits drop below a threshold.';
+COMMENT ON FUNCTION credits.remove_auto_topup(text) IS 'Removes a pool''s auto top-up (open requests stay open).';
+COMMENT ON FUNCTION credits.cancel_topup_request(bigint) IS 'Cancels an open auto top-up request.';
+COMMENT ON TABLE credits.topup_requests IS 'Auto top-up requests: open until a purchased grant with the request''s key settles them.';
+
+REVOKE ALL ON TABLE credits.topup_requests FROM PUBLIC;
+REVOKE ALL ON SEQUENCE credits.topup_request_id_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits.set_auto_topup(text, numeric, numeric), credits.remove_auto_topup(text),
+	credits.cancel_topup_request(bigint), credits._pool_topups(), credits._grant_settles_topup()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION credits.set_auto_topup(text, numeric, numeric), credits.remove_auto_topup(text),
+	credits.cancel_topup_request(bigint)
+TO credits_owner;
+GRANT SELECT ON credits.topup_requests TO credits_reader;
+
+-------------------------------------------------------------------------------
+-- Subscriptions: subscribe(..., rollover_max, external_ref) and
+-- change_subscription.
+-------------------------------------------------------------------------------
+ALTER TABLE credits.subscriptions ADD COLUMN rollover_max credits.micros, ADD COLUMN external_ref text;
+-- The rollover cap at the start of period k: what remains (unheld) of the
+-- subscription's earlier grants still live then, beyond rollover_max,
+-- expires, the oldest grants' credits first; each part is an `expire` entry
+-- dated at the period start. The grant stays live with what is left. The
+-- caller has locked the pool.
+CREATE FUNCTION credits._cap_rollover(s credits.subscriptions, p_period integer, p_start timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_over bigint;
+	v_take bigint;
+	g credits.grants;
+BEGIN
+	SELECT coalesce(sum(x.remaining), 0) - s.rollover_max INTO v_over
+	  FROM credits.grants x
+	 WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id AND x.period_index < p_period
+	   AND x.voided_at IS NULL AND x.expired_at IS NULL AND x.expires_at > p_start;
+	FOR g IN SELECT * FROM credits.grants x
+	          WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id AND x.period_index < p_period
+	            AND x.voided_at IS NULL AND x.expired_at IS NULL AND x.expires_at > p_start AND x.remaining > 0
+	          ORDER BY x.period_index LOOP
+		EXIT WHEN v_over <= 0;
+		v_take := least(g.remaining, v_over);
+		v_over := v_over - v_take;
+		UPDATE credits.grants x SET remaining = x.remaining - v_take
+		 WHERE x.pool_id = g.pool_id AND x.grant_id = g.grant_id;
+		INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
+		VALUES (g.pool_id, p_start, 'expire', g.member, g.grant_id, -v_take,
+		        format('rollover cap of subscription %s, period %s', s.plan, p_period));
+	END LOOP;
+END
+$$;
+
+-- The argument checks subscribe and change_subscription share (22023).
+CREATE FUNCTION credits._check_rollover(p_rollover_periods integer, p_rollover_max numeric)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_rollover_periods < 0 OR p_rollover_periods > 1000 THEN
+		RAISE EXCEPTION 'invalid rollover_periods: must be from 0 to 1000' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('rollover_periods was %s.', p_rollover_periods);
+	END IF;
+	RETURN credits._amount(p_rollover_max, 'rollover_max');
+END
+$$;
+
+-- Issues a subscription's grants for its periods up to the one containing
+-- `as_of`, skipping those that would already have expired. The caller has
+-- locked the pool. Returns the number of grants issued.
+CREATE OR REPLACE FUNCTION credits._issue_periods(s credits.subscriptions, p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k integer;
+	v_last integer := credits._period_index(s.anchor, s.period, p_as_of);
+	v_start timestamptz;
+	v_expires timestamptz;
+	v_id bigint;
+	v_count integer := 0;
+BEGIN
+	-- period k expires at the start of k + 1 + rollover_periods: the periods
+	-- before v_last - rollover_periods have all expired by `as_of`
+	FOR k IN greatest(s.issued_through + 1, v_last - s.rollover_periods) .. v_last LOOP
+		v_start := credits._period_at(s.anchor, s.period, k);
+		v_expires := credits._period_at(s.anchor, s.period, k + 1 + s.rollover_periods);
+		CONTINUE WHEN v_expires <= p_as_of;
+		INSERT INTO credits.grants (pool_id, kind, rank, amount, remaining, effective_at, expires_at,
+		                            external_ref, subscription_id, period_index)
+		VALUES (s.pool_id, s.kind, credits._kind_rank(s.kind), s.credits_per_period, s.credits_per_period,
+		        v_start, v_expires, coalesce(s.external_ref, s.plan), s.subscription_id, k)
+		ON CONFLICT DO NOTHING
+		RETURNING grant_id INTO v_id;
+		CONTINUE WHEN v_id IS NULL;
+		IF s.rollover_max IS NOT NULL THEN
+			PERFORM credits._cap_rollover(s, k, v_start);
+		END IF;
+		INSERT INTO credits.ledger (pool_id, at, entry_type, grant_id, amount, reason)
+		VALUES (s.pool_id, v_start, 'grant', v_id, s.credits_per_period,
+		        format('subscription %s, period %s', s.plan, k));
+		v_count := v_count + 1;
+	END LOOP;
+	IF v_last > s.issued_through THEN
+		UPDATE credits.subscriptions SET issued_through = v_last
+		 WHERE pool_id = s.pool_id AND subscription_id = s.subscription_id;
+	END IF;
+	RETURN v_count;
+END
+$$;
+
+DROP FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz);
+CREATE FUNCTION credits.subscribe(pool text, plan text, credits_per_period numeric, period interval DEFAULT '1 month',
+                                  rollover_periods integer DEFAULT 0, kind text DEFAULT 'plan',
+                                  anchor timestamptz DEFAULT now(), rollover_max numeric DEFAULT NULL,
+                                  external_ref text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_amount bigint;
+	v_max bigint;
+	s credits.subscriptions;
+BEGIN
+	PERFORM credits._require('pool', pool, 'plan', plan, 'credits_per_period', credits_per_period, 'period', period,
+	                         'rollover_periods', rollover_periods, 'kind', kind, 'anchor', anchor);
+	PERFORM credits._check_key('plan', plan);
+	v_amount := credits._amount(credits_per_period, 'credits_per_period', false);
+	PERFORM credits._kind_rank(kind);
+	IF NOT isfinite(anchor) THEN
+		RAISE EXCEPTION 'invalid anchor: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF period <= interval '0' OR period > interval '100 years' OR credits._period_at(anchor, period, 1) <= anchor THEN
+		RAISE EXCEPTION 'invalid period: must be a positive interval of at most 100 years'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('period was %s.', period);
+	END IF;
+	v_max := credits._check_rollover(rollover_periods, rollover_max);
+	v_pool := credits._lock_pool(pool);
+	IF EXISTS (SELECT FROM credits.subscriptions x
+	            WHERE x.pool_id = v_pool.pool_id AND x.plan = subscribe.plan AND x.cancelled_at IS NULL) THEN
+		RAISE EXCEPTION 'pool "%" already has an active subscription to plan "%"', pool, plan
+			USING ERRCODE = 'unique_violation', HINT = 'Cancel it first with credits.cancel_subscription().';
+	END IF;
+	INSERT INTO credits.subscriptions (pool_id, plan, credits_per_period, period, rollover_periods, kind, anchor,
+	                                   issued_through, rollover_max, external_ref)
+	VALUES (v_pool.pool_id, plan, v_amount, period, rollover_periods, kind, anchor,
+	        greatest(credits._period_index(anchor, period, now()), 0) - 1, v_max, external_ref)
+	RETURNING * INTO s;
+	-- the current period's grant at once (an anchor in the future: its first period, scheduled)
+	PERFORM credits._issue_periods(s, greatest(now(), anchor));
+	RETURN s.subscription_id;
+END
+$$;
+
+-- Changes a subscription from its next period on: the periods that have
+-- started are issued first as they were (the current period's grant is not
+-- touched), then the new values apply to every later period (and the new
+-- rollover cap at every later period start). NULL keeps a value.
+CREATE FUNCTION credits.change_subscription(pool text, plan text, credits_per_period numeric,
+                                            rollover_periods integer DEFAULT NULL, rollover_max numeric DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_amount bigint;
+	v_max bigint;
+	s credits.subscriptions;
+BEGIN
+	PERFORM credits._require('pool', pool, 'plan', plan, 'credits_per_period', credits_per_period);
+	v_amount := credits._amount(credits_per_period, 'credits_per_period', false);
+	v_max := credits._check_rollover(rollover_periods, rollover_max);
+	v_pool := credits._lock_pool(pool);
+	SELECT * INTO s FROM credits.subscriptions x
+	 WHERE x.pool_id = v_pool.pool_id AND x.plan = change_subscription.plan AND x.cancelled_at IS NULL;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pool "%" has no active subscription to plan "%"', pool, plan
+			USING ERRCODE = 'CR010', HINT = 'Subscribe with credits.subscribe().';
+	END IF;
+	PERFORM credits._issue_periods(s, greatest(now(), s.anchor));
+	UPDATE credits.subscriptions x
+	   SET credits_per_period = v_amount,
+	       rollover_periods = coalesce(change_subscription.rollover_periods, x.rollover_periods),
+	       rollover_max = coalesce(v_max, x.rollover_max)
+	 WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id;
+END
+$$;
+
+-- One row per subscription, amounts in credits: what it issues, and when.
+CREATE OR REPLACE VIEW credits.subscription_status AS
+SELECT x.subscription_id,
+       p.pool,
+       x.plan,
+       x.kind,
+       credits._to_credits(x.credits_per_period) AS credits_per_period,
+       x.period,
+       x.rollover_periods,
+       x.anchor,
+       CASE WHEN x.issued_through >= 0 THEN credits._period_at(x.anchor, x.period, x.issued_through) END
+           AS last_period_start,
+       CASE WHEN x.cancelled_at IS NULL THEN credits._period_at(x.anchor, x.period, x.issued_through + 1) END
+           AS next_period_start,
+       CASE WHEN x.cancelled_at IS NULL THEN 'active' ELSE 'cancelled' END AS status,
+       x.created_at,
+       x.cancelled_at,
+       credits._to_credits(x.rollover_max) AS rollover_max,
+       coalesce(x.external_ref, x.plan) AS external_ref
+  FROM credits.subscriptions x
+  JOIN credits.pools p USING (pool_id);
+
+REVOKE ALL ON FUNCTION credits._cap_rollover(credits.subscriptions, integer, timestamptz),
+	credits._check_rollover(integer, numeric),
+	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz, numeric, text),
+	credits.change_subscription(text, text, numeric, integer, numeric)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz, numeric, text)
+TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits.change_subscription(text, text, numeric, integer, numeric) TO credits_owner;
+COMMENT ON FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz, numeric, text) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id.';
+COMMENT ON FUNCTION credits.change_subscription(text, text, numeric, integer, numeric) IS 'Changes a subscription''s credits per period and rollover from its next period on.';
+
+-- The hold lifecycle in C++ (src/pg/holds_settle.cpp): settling a hold and
+-- lapsing a pool's overdue holds, under the same names.
+CREATE OR REPLACE FUNCTION credits._unhold(p_pool_id bigint, p_hold_id bigint, p_keep bigint, p_capture_id bigint,
+                                p_status text, p_reason text, p_at timestamptz)
+RETURNS bigint AS 'MODULE_PATHNAME', 'credits_unhold'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+CREATE OR REPLACE FUNCTION credits._lapse_holds(p_pool_id bigint, p_at timestamptz)
+RETURNS integer AS 'MODULE_PATHNAME', 'credits_lapse_holds'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+-- capture, release and extend_hold in C++ (src/pg/hold.cpp), under the
+-- same signatures.
+CREATE OR REPLACE FUNCTION credits.capture(hold_id bigint, amount numeric DEFAULT NULL, metadata jsonb DEFAULT NULL,
+                                idempotency_key text DEFAULT NULL, allow_more boolean DEFAULT false)
+RETURNS credits.charge_result AS 'MODULE_PATHNAME', 'credits_capture'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+CREATE OR REPLACE FUNCTION credits.release(hold_id bigint)
+RETURNS numeric AS 'MODULE_PATHNAME', 'credits_release'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+CREATE OR REPLACE FUNCTION credits.extend_hold(hold_id bigint, ttl interval)
+RETURNS timestamptz AS 'MODULE_PATHNAME', 'credits_extend_hold'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+-- (the by-id lookup of a pending hold moved into them)
+DROP FUNCTION credits._pending_hold(bigint);

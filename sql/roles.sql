@@ -46,7 +46,8 @@ INSERT INTO contract VALUES
 	('set_rate', 'owner'), ('set_frequency_cap', 'owner'), ('remove_frequency_cap', 'owner'),
 	('set_alert', 'owner'), ('remove_alert', 'owner'),
 	('set_budget', 'owner'), ('assign_budget', 'owner'), ('remove_budget', 'owner'),
-	('subscribe', 'owner'), ('cancel_subscription', 'owner'),
+	('set_auto_topup', 'owner'), ('remove_auto_topup', 'owner'), ('cancel_topup_request', 'owner'),
+	('subscribe', 'owner'), ('cancel_subscription', 'owner'), ('change_subscription', 'owner'),
 	('renew_subscriptions', 'owner'), ('expire_grants', 'owner'), ('expire_holds', 'owner'),
 	('maintain', 'owner'), ('verify', 'owner'), ('record_verify', 'owner'),
 	('metrics', 'monitor'), ('metrics_charge_attempts', 'monitor'), ('metrics_maintenance', 'monitor'),
@@ -101,8 +102,9 @@ SELECT p.oid::regprocedure AS function, p.prosecdef, p.proconfig
    AND p.proname NOT LIKE '\_%' AND p.proname <> 'current_actor'
    AND (NOT p.prosecdef OR NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false));
 
--- Tables and sequences: no role writes them; only credits.alerts may be read
--- (by credits_reader, so by credits_owner). Views: read by credits_reader and
+-- Tables and sequences: no role writes them; only credits.alerts and
+-- credits.topup_requests may be read (by credits_reader, so by
+-- credits_owner). Views: read by credits_reader and
 -- credits_owner, written by nobody. Expected: no rows.
 SELECT c.oid::regclass AS relation, c.relkind, g.grantee, x.privilege
   FROM pg_class c
@@ -112,7 +114,7 @@ SELECT c.oid::regclass AS relation, c.relkind, g.grantee, x.privilege
    AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
    AND has_table_privilege(g.grantee, c.oid, x.privilege)
    AND NOT (x.privilege = 'SELECT' AND g.grantee IN ('credits_reader', 'credits_owner')
-            AND (c.relkind IN ('v', 'm') OR c.oid = to_regclass('credits.alerts')))
+            AND (c.relkind IN ('v', 'm') OR c.oid IN (to_regclass('credits.alerts'), to_regclass('credits.topup_requests'))))
 UNION ALL
 SELECT c.oid::regclass, c.relkind, g.grantee, x.privilege
   FROM pg_class c

@@ -107,30 +107,63 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION credits.void_grant(grant_id bigint, reason text DEFAULT NULL)
+-- Removes credits of a grant (e.g. a chargeback). amount NULL voids the
+-- grant: what remains goes, voided_at is set and credits that come back to
+-- it later (a refund, a release) are voided too. An amount voids only that
+-- part of the unheld remaining: the grant stays live (voided_at stays NULL)
+-- and the part shows in the ledger and the reports as voided.
+CREATE FUNCTION credits.void_grant(grant_id bigint, reason text DEFAULT NULL, amount numeric DEFAULT NULL,
+                                   idempotency_key text DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_pool_id bigint;
+	v_amount bigint;
+	v_args jsonb := jsonb_build_object('grant_id', grant_id, 'amount', amount);
+	v_first jsonb;
 	g credits.grants;
 BEGIN
 	PERFORM credits._require('grant_id', grant_id);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
+	v_amount := credits._amount(amount, 'amount', false);
 	SELECT pool_id INTO v_pool_id FROM credits.grants WHERE grants.grant_id = void_grant.grant_id;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'grant % not found', grant_id USING ERRCODE = 'CR010';
 	END IF;
 	PERFORM credits._lock_pool_id(v_pool_id);
-	SELECT * INTO g FROM credits.grants WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
-	IF g.voided_at IS NOT NULL THEN
-		RETURN 0;
+	v_first := credits._replayed(v_pool_id, 'void_grant', idempotency_key, v_args);
+	IF v_first IS NOT NULL THEN
+		RETURN v_first::numeric;
 	END IF;
-	UPDATE credits.grants SET remaining = 0, voided_at = now(), void_reason = reason
-	 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
-	INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
-	VALUES (v_pool_id, 'void', g.member, g.grant_id, -g.remaining, reason);
-	RETURN credits._to_credits(g.remaining);
+	SELECT * INTO g FROM credits.grants WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+	IF v_amount IS NULL THEN
+		v_amount := CASE WHEN g.voided_at IS NULL THEN g.remaining ELSE 0 END;
+		IF g.voided_at IS NULL THEN
+			UPDATE credits.grants SET remaining = 0, voided_at = now(), void_reason = reason
+			 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+			INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
+			VALUES (v_pool_id, 'void', g.member, g.grant_id, -g.remaining, reason);
+		END IF;
+	ELSE
+		IF v_amount > g.remaining THEN
+			RAISE EXCEPTION 'cannot void % credits of grant %: % remain unheld', amount, grant_id,
+					credits._to_credits(g.remaining)
+				USING ERRCODE = 'invalid_parameter_value',
+				      DETAIL = format('amount %s, remaining %s, held %s.', credits._to_credits(g.amount),
+				                      credits._to_credits(g.remaining), credits._to_credits(g.held)),
+				      HINT = 'Void at most what remains unheld, or pass amount => NULL to void the whole grant.';
+		END IF;
+		UPDATE credits.grants SET remaining = remaining - v_amount
+		 WHERE pool_id = v_pool_id AND grants.grant_id = void_grant.grant_id;
+		INSERT INTO credits.ledger (pool_id, entry_type, member, grant_id, amount, reason)
+		VALUES (v_pool_id, 'void', g.member, g.grant_id, -v_amount, reason);
+	END IF;
+	PERFORM credits._remember(v_pool_id, 'void_grant', idempotency_key, v_args, to_jsonb(credits._to_credits(v_amount)));
+	RETURN credits._to_credits(v_amount);
 END
 $$;
 
@@ -182,7 +215,8 @@ END
 $$;
 
 -- Pool-first form (see credits._pool_owns).
-CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL)
+CREATE FUNCTION credits.void_grant(pool text, grant_id bigint, reason text DEFAULT NULL, amount numeric DEFAULT NULL,
+                                   idempotency_key text DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -190,7 +224,7 @@ AS $$
 BEGIN
 	PERFORM credits._require('pool', pool, 'grant_id', grant_id);
 	PERFORM credits._pool_owns(pool, 'grant', grant_id);
-	RETURN credits.void_grant(grant_id, reason);
+	RETURN credits.void_grant(grant_id, reason, amount, idempotency_key);
 END
 $$;
 
@@ -209,8 +243,8 @@ $$;
 
 -- What \df+ and \dv+ show.
 COMMENT ON FUNCTION credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[]) IS 'Adds a lot of credits (free, promo, plan or purchased) to a pool; returns the grant id.';
-COMMENT ON FUNCTION credits.void_grant(bigint, text) IS 'Removes what remains of a grant (e.g. a chargeback); returns the amount voided.';
-COMMENT ON FUNCTION credits.void_grant(text, bigint, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.void_grant(bigint, text, numeric, text) IS 'Removes what remains of a grant, or part of it (e.g. a chargeback); returns the amount voided.';
+COMMENT ON FUNCTION credits.void_grant(text, bigint, text, numeric, text) IS 'void_grant() of a grant of the named pool (pool-first form, for routing).';
 
 COMMENT ON FUNCTION credits.set_grant_expiry(bigint, timestamptz) IS 'Moves a live grant''s expiry (NULL: never); recorded as an adjust entry.';
 COMMENT ON FUNCTION credits.set_grant_expiry(text, bigint, timestamptz) IS 'set_grant_expiry() of a grant of the named pool (pool-first form, for routing).';

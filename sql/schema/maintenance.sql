@@ -253,10 +253,13 @@ BEGIN
 		INSERT INTO credits.grants (pool_id, kind, rank, amount, remaining, effective_at, expires_at,
 		                            external_ref, subscription_id, period_index)
 		VALUES (s.pool_id, s.kind, credits._kind_rank(s.kind), s.credits_per_period, s.credits_per_period,
-		        v_start, v_expires, s.plan, s.subscription_id, k)
+		        v_start, v_expires, coalesce(s.external_ref, s.plan), s.subscription_id, k)
 		ON CONFLICT DO NOTHING
 		RETURNING grant_id INTO v_id;
 		CONTINUE WHEN v_id IS NULL;
+		IF s.rollover_max IS NOT NULL THEN
+			PERFORM credits._cap_rollover(s, k, v_start);
+		END IF;
 		INSERT INTO credits.ledger (pool_id, at, entry_type, grant_id, amount, reason)
 		VALUES (s.pool_id, v_start, 'grant', v_id, s.credits_per_period,
 		        format('subscription %s, period %s', s.plan, k));
@@ -270,9 +273,60 @@ BEGIN
 END
 $$;
 
+-- The rollover cap at the start of period k: what remains (unheld) of the
+-- subscription's earlier grants still live then, beyond rollover_max,
+-- expires, the oldest grants' credits first; each part is an `expire` entry
+-- dated at the period start. The grant stays live with what is left. The
+-- caller has locked the pool.
+CREATE FUNCTION credits._cap_rollover(s credits.subscriptions, p_period integer, p_start timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_over bigint;
+	v_take bigint;
+	g credits.grants;
+BEGIN
+	SELECT coalesce(sum(x.remaining), 0) - s.rollover_max INTO v_over
+	  FROM credits.grants x
+	 WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id AND x.period_index < p_period
+	   AND x.voided_at IS NULL AND x.expired_at IS NULL AND x.expires_at > p_start;
+	FOR g IN SELECT * FROM credits.grants x
+	          WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id AND x.period_index < p_period
+	            AND x.voided_at IS NULL AND x.expired_at IS NULL AND x.expires_at > p_start AND x.remaining > 0
+	          ORDER BY x.period_index LOOP
+		EXIT WHEN v_over <= 0;
+		v_take := least(g.remaining, v_over);
+		v_over := v_over - v_take;
+		UPDATE credits.grants x SET remaining = x.remaining - v_take
+		 WHERE x.pool_id = g.pool_id AND x.grant_id = g.grant_id;
+		INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
+		VALUES (g.pool_id, p_start, 'expire', g.member, g.grant_id, -v_take,
+		        format('rollover cap of subscription %s, period %s', s.plan, p_period));
+	END LOOP;
+END
+$$;
+
+-- The argument checks subscribe and change_subscription share (22023).
+CREATE FUNCTION credits._check_rollover(p_rollover_periods integer, p_rollover_max numeric)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF p_rollover_periods < 0 OR p_rollover_periods > 1000 THEN
+		RAISE EXCEPTION 'invalid rollover_periods: must be from 0 to 1000' USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = format('rollover_periods was %s.', p_rollover_periods);
+	END IF;
+	RETURN credits._amount(p_rollover_max, 'rollover_max');
+END
+$$;
+
 CREATE FUNCTION credits.subscribe(pool text, plan text, credits_per_period numeric, period interval DEFAULT '1 month',
                                   rollover_periods integer DEFAULT 0, kind text DEFAULT 'plan',
-                                  anchor timestamptz DEFAULT now())
+                                  anchor timestamptz DEFAULT now(), rollover_max numeric DEFAULT NULL,
+                                  external_ref text DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -280,6 +334,7 @@ AS $$
 DECLARE
 	v_pool credits.pools;
 	v_amount bigint;
+	v_max bigint;
 	s credits.subscriptions;
 BEGIN
 	PERFORM credits._require('pool', pool, 'plan', plan, 'credits_per_period', credits_per_period, 'period', period,
@@ -294,10 +349,7 @@ BEGIN
 		RAISE EXCEPTION 'invalid period: must be a positive interval of at most 100 years'
 			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('period was %s.', period);
 	END IF;
-	IF rollover_periods < 0 OR rollover_periods > 1000 THEN
-		RAISE EXCEPTION 'invalid rollover_periods: must be from 0 to 1000' USING ERRCODE = 'invalid_parameter_value',
-			DETAIL = format('rollover_periods was %s.', rollover_periods);
-	END IF;
+	v_max := credits._check_rollover(rollover_periods, rollover_max);
 	v_pool := credits._lock_pool(pool);
 	IF EXISTS (SELECT FROM credits.subscriptions x
 	            WHERE x.pool_id = v_pool.pool_id AND x.plan = subscribe.plan AND x.cancelled_at IS NULL) THEN
@@ -305,9 +357,9 @@ BEGIN
 			USING ERRCODE = 'unique_violation', HINT = 'Cancel it first with credits.cancel_subscription().';
 	END IF;
 	INSERT INTO credits.subscriptions (pool_id, plan, credits_per_period, period, rollover_periods, kind, anchor,
-	                                   issued_through)
+	                                   issued_through, rollover_max, external_ref)
 	VALUES (v_pool.pool_id, plan, v_amount, period, rollover_periods, kind, anchor,
-	        greatest(credits._period_index(anchor, period, now()), 0) - 1)
+	        greatest(credits._period_index(anchor, period, now()), 0) - 1, v_max, external_ref)
 	RETURNING * INTO s;
 	-- the current period's grant at once (an anchor in the future: its first period, scheduled)
 	PERFORM credits._issue_periods(s, greatest(now(), anchor));
@@ -336,6 +388,41 @@ BEGIN
 	-- maintenance has not issued them yet; only later ones are stopped
 	PERFORM credits._issue_periods(s, now());
 	UPDATE credits.subscriptions x SET cancelled_at = now()
+	 WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id;
+END
+$$;
+
+-- Changes a subscription from its next period on: the periods that have
+-- started are issued first as they were (the current period's grant is not
+-- touched), then the new values apply to every later period (and the new
+-- rollover cap at every later period start). NULL keeps a value.
+CREATE FUNCTION credits.change_subscription(pool text, plan text, credits_per_period numeric,
+                                            rollover_periods integer DEFAULT NULL, rollover_max numeric DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool credits.pools;
+	v_amount bigint;
+	v_max bigint;
+	s credits.subscriptions;
+BEGIN
+	PERFORM credits._require('pool', pool, 'plan', plan, 'credits_per_period', credits_per_period);
+	v_amount := credits._amount(credits_per_period, 'credits_per_period', false);
+	v_max := credits._check_rollover(rollover_periods, rollover_max);
+	v_pool := credits._lock_pool(pool);
+	SELECT * INTO s FROM credits.subscriptions x
+	 WHERE x.pool_id = v_pool.pool_id AND x.plan = change_subscription.plan AND x.cancelled_at IS NULL;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'pool "%" has no active subscription to plan "%"', pool, plan
+			USING ERRCODE = 'CR010', HINT = 'Subscribe with credits.subscribe().';
+	END IF;
+	PERFORM credits._issue_periods(s, greatest(now(), s.anchor));
+	UPDATE credits.subscriptions x
+	   SET credits_per_period = v_amount,
+	       rollover_periods = coalesce(change_subscription.rollover_periods, x.rollover_periods),
+	       rollover_max = coalesce(v_max, x.rollover_max)
 	 WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id;
 END
 $$;
@@ -441,7 +528,9 @@ SELECT x.subscription_id,
            AS next_period_start,
        CASE WHEN x.cancelled_at IS NULL THEN 'active' ELSE 'cancelled' END AS status,
        x.created_at,
-       x.cancelled_at
+       x.cancelled_at,
+       credits._to_credits(x.rollover_max) AS rollover_max,
+       coalesce(x.external_ref, x.plan) AS external_ref
   FROM credits.subscriptions x
   JOIN credits.pools p USING (pool_id);
 
@@ -459,7 +548,8 @@ $$;
 
 -- What \df+ and \dv+ show.
 COMMENT ON PROCEDURE credits.expire_holds(timestamptz) IS 'Lapses every pending hold past its TTL, in batches that commit as they go.';
-COMMENT ON FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id.';
+COMMENT ON FUNCTION credits.subscribe(text, text, numeric, interval, integer, text, timestamptz, numeric, text) IS 'Subscribes a pool to a plan that grants credits every period; returns the subscription id.';
+COMMENT ON FUNCTION credits.change_subscription(text, text, numeric, integer, numeric) IS 'Changes a subscription''s credits per period and rollover from its next period on.';
 COMMENT ON FUNCTION credits.cancel_subscription(text, text) IS 'Cancels a pool''s subscription to a plan: no further periods are issued.';
 COMMENT ON PROCEDURE credits.renew_subscriptions(timestamptz) IS 'Issues the grants of subscription periods that have started, in batches.';
 COMMENT ON PROCEDURE credits.expire_grants(timestamptz) IS 'Expires what remains of grants past their expires_at, in batches.';

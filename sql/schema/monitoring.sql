@@ -47,7 +47,7 @@ $$;
 -- The gauges of monitoring/queries.yaml, one row; only counts leave it.
 CREATE FUNCTION credits.metrics()
 RETURNS TABLE (ledger_entries_total bigint, pools_at_zero bigint, pools_below_alert bigint, holds_overdue bigint,
-               grants_overdue bigint, subscriptions_due bigint, verify_problems bigint)
+               grants_overdue bigint, subscriptions_due bigint, verify_problems bigint, topup_requests_open bigint)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
@@ -73,7 +73,8 @@ BEGIN ATOMIC
 	  WHERE x.cancelled_at IS NULL AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= now()),
 	(SELECT l.problems FROM credits.maintenance_log l
 	  WHERE l.job = 'verify' AND l.finished_at IS NOT NULL AND l.error IS NULL
-	  ORDER BY l.started_at DESC LIMIT 1);
+	  ORDER BY l.started_at DESC LIMIT 1),
+	(SELECT count(*) FROM credits.topup_requests t WHERE t.status = 'open');
 END;
 
 -- Charge attempts (and captures: transaction_log's rows) of the last 5
@@ -133,6 +134,6 @@ END;
 
 COMMENT ON VIEW credits.maintenance_runs IS 'One row per maintenance run of the last week: state, batches and rows done, error.';
 COMMENT ON PROCEDURE credits.record_verify() IS 'Runs verify() and keeps its problem count for monitoring (schedule it hourly).';
-COMMENT ON FUNCTION credits.metrics() IS 'Gauges for monitoring: ledger entries, pools at zero or below alert, overdue work, verify problems.';
+COMMENT ON FUNCTION credits.metrics() IS 'Gauges for monitoring: ledger entries, pools at zero or below alert, overdue work, verify problems, open top-ups.';
 COMMENT ON FUNCTION credits.metrics_charge_attempts() IS 'Charge attempts of the last 5 minutes, by status, for monitoring.';
 COMMENT ON FUNCTION credits.metrics_maintenance() IS 'Per maintenance job: age of the last successful run, the run in progress, recent failures.';

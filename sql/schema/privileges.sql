@@ -28,7 +28,7 @@ GRANT EXECUTE ON FUNCTION
 	credits.revoke_access(text, text),
 	credits.restore_access(text, text),
 	credits.grant(text, numeric, text, timestamptz, text, timestamptz, integer, text, jsonb, text, text[]),
-	credits.void_grant(bigint, text)
+	credits.void_grant(bigint, text, numeric, text)
 TO credits_owner;
 
 GRANT SELECT ON credits.pool_balances, credits.grant_balances, credits.member_usage, credits.transaction_log,
@@ -37,13 +37,13 @@ TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION
 	credits.reserve(text, text, numeric, interval, text, text, jsonb),
-	credits.capture(bigint, numeric, jsonb),
+	credits.capture(bigint, numeric, jsonb, text, boolean),
 	credits.release(bigint),
 	credits.charge_usage(text, text, text, numeric, text, jsonb)
 TO credits_app;
 
 GRANT EXECUTE ON FUNCTION
-	credits.refund(bigint, numeric, text),
+	credits.refund(bigint, numeric, text, text),
 	credits.set_rate(text, numeric, text, timestamptz),
 	credits.set_frequency_cap(text, text, integer, interval, text),
 	credits.remove_frequency_cap(text, text, interval, text),
@@ -60,7 +60,7 @@ GRANT SELECT ON credits.rate_card TO credits_reader;
 GRANT SELECT ON credits._lapsed_hold_parts TO credits_reader;
 
 GRANT EXECUTE ON FUNCTION
-	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz),
+	credits.subscribe(text, text, numeric, interval, integer, text, timestamptz, numeric, text),
 	credits.cancel_subscription(text, text),
 	credits.set_alert(text, text, numeric),
 	credits.remove_alert(text, text)
@@ -81,8 +81,8 @@ GRANT EXECUTE ON FUNCTION credits.try_charge_usage(text, text, text, numeric, te
 GRANT SELECT ON credits.hold_balances TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.balance_at(text, timestamptz), credits.usage(text, timestamptz, timestamptz)
 TO credits_reader;
-GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb), credits.release(text, bigint) TO credits_app;
-GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text), credits.void_grant(text, bigint, text)
+GRANT EXECUTE ON FUNCTION credits.capture(text, bigint, numeric, jsonb, text, boolean), credits.release(text, bigint) TO credits_app;
+GRANT EXECUTE ON FUNCTION credits.refund(text, bigint, numeric, text, text), credits.void_grant(text, bigint, text, numeric, text)
 TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits.extend_hold(bigint, interval), credits.extend_hold(text, bigint, interval) TO credits_app;
 GRANT EXECUTE ON FUNCTION credits.set_grant_expiry(bigint, timestamptz), credits.set_grant_expiry(text, bigint, timestamptz)
@@ -91,6 +91,11 @@ GRANT EXECUTE ON FUNCTION credits.set_budget(text, text, numeric, text), credits
 	credits.remove_budget(text, text)
 TO credits_owner;
 GRANT SELECT ON credits.budget_usage TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.set_auto_topup(text, numeric, numeric), credits.remove_auto_topup(text),
+	credits.cancel_topup_request(bigint)
+TO credits_owner;
+GRANT SELECT ON credits.topup_requests TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.change_subscription(text, text, numeric, integer, numeric) TO credits_owner;
 
 -- Monitoring (0.3): progress of maintenance runs, a cached verify(), and
 -- the aggregates of monitoring/queries.yaml for credits_monitor.

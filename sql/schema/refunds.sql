@@ -16,7 +16,8 @@ END;
 -- Gives credits of a succeeded charge or capture back to the grants they
 -- came from, the last consumed first. A part whose grant has expired or been
 -- voided since is refunded and expires (or is voided) at once.
-CREATE FUNCTION credits.refund(charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL)
+CREATE FUNCTION credits.refund(charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL,
+                               idempotency_key text DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -30,8 +31,13 @@ DECLARE
 	part record;
 	g credits.grants;
 	m credits.members;
+	v_args jsonb := jsonb_build_object('charge_id', charge_id, 'amount', amount);
+	v_first jsonb;
 BEGIN
 	PERFORM credits._require('charge_id', charge_id);
+	IF idempotency_key IS NOT NULL THEN
+		PERFORM credits._check_key('idempotency_key', idempotency_key);
+	END IF;
 	v_amount := credits._amount(amount, 'amount', false);
 	SELECT * INTO head FROM credits.ledger l
 	 WHERE l.charge_id = refund.charge_id AND l.entry_id = refund.charge_id
@@ -41,6 +47,10 @@ BEGIN
 			USING ERRCODE = 'CR010', HINT = 'Pass the charge_id of a succeeded charge or capture.';
 	END IF;
 	PERFORM credits._lock_pool_id(head.pool_id);
+	v_first := credits._replayed(head.pool_id, 'refund', idempotency_key, v_args);
+	IF v_first IS NOT NULL THEN
+		RETURN v_first::numeric;
+	END IF;
 	SELECT coalesce(sum(p.refundable), 0) INTO v_refundable FROM credits._refundable_parts(head.pool_id, head.entry_id) p;
 	v_amount := coalesce(v_amount, v_refundable);
 	IF v_amount > v_refundable THEN
@@ -75,13 +85,15 @@ BEGIN
 		UPDATE credits.members SET used = greatest(used - v_amount, 0)
 		 WHERE pool_id = head.pool_id AND member = head.member;
 	END IF;
+	PERFORM credits._remember(head.pool_id, 'refund', idempotency_key, v_args, to_jsonb(credits._to_credits(v_amount)));
 	RETURN credits._to_credits(v_amount);
 END
 $$;
 
 
 -- Pool-first form (see credits._pool_owns).
-CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL)
+CREATE FUNCTION credits.refund(pool text, charge_id bigint, amount numeric DEFAULT NULL, reason text DEFAULT NULL,
+                               idempotency_key text DEFAULT NULL)
 RETURNS numeric
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -89,10 +101,10 @@ AS $$
 BEGIN
 	PERFORM credits._require('pool', pool, 'charge_id', charge_id);
 	PERFORM credits._pool_owns(pool, 'charge', charge_id);
-	RETURN credits.refund(charge_id, amount, reason);
+	RETURN credits.refund(charge_id, amount, reason, idempotency_key);
 END
 $$;
 
 -- What \df+ and \dv+ show.
-COMMENT ON FUNCTION credits.refund(bigint, numeric, text) IS 'Returns all or part of a charge to the grants it came from; returns the amount refunded.';
-COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';
+COMMENT ON FUNCTION credits.refund(bigint, numeric, text, text) IS 'Returns all or part of a charge to the grants it came from; returns the amount refunded.';
+COMMENT ON FUNCTION credits.refund(text, bigint, numeric, text, text) IS 'refund() of a charge of the named pool (pool-first form, for routing).';

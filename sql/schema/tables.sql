@@ -40,7 +40,12 @@ CREATE TABLE credits.pools (
 	-- caps up only then).
 	has_caps boolean NOT NULL DEFAULT false,
 	-- Whether any alert is set (the pools_alerts trigger fires only then).
-	has_alerts boolean NOT NULL DEFAULT false
+	has_alerts boolean NOT NULL DEFAULT false,
+	-- Auto top-up (0.3): a request is opened when available credits are
+	-- below topup_below at commit (the pools_topups trigger fires only when
+	-- it is set).
+	topup_below credits.micros,
+	topup_amount credits.positive_micros
 );
 
 -- A budget: a cap inside a pool on what a group of members (a department,
@@ -264,6 +269,11 @@ CREATE TABLE credits.subscriptions (
 	issued_through integer NOT NULL,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	cancelled_at timestamptz,
+	-- 0.3: at each period start, what remains of earlier periods' grants
+	-- beyond rollover_max expires (NULL: no cap); the external_ref of every
+	-- grant issued (NULL: the plan)
+	rollover_max credits.micros,
+	external_ref text,
 	PRIMARY KEY (pool_id, subscription_id)
 );
 CREATE UNIQUE INDEX subscriptions_id_idx ON credits.subscriptions (subscription_id);
@@ -300,6 +310,40 @@ CREATE TABLE credits.alerts (
 	value numeric NOT NULL,
 	PRIMARY KEY (pool_id, id)
 );
+
+-- The keys of retried writes that are not grants, charges or holds
+-- (void_grant, refund, capture; 0.3): per pool and per function, with the
+-- arguments of the first call and its result, which a retry returns.
+CREATE TABLE credits.write_keys (
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	function text NOT NULL,
+	idempotency_key text NOT NULL,
+	arguments jsonb NOT NULL,
+	result jsonb NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (pool_id, function, idempotency_key)
+);
+
+-- Auto top-up requests (0.3): the extension asks, the application pays and
+-- grants with the request's key. At most one open request per pool.
+CREATE SEQUENCE credits.topup_request_id_seq;
+CREATE TABLE credits.topup_requests (
+	request_id bigint NOT NULL DEFAULT nextval('credits.topup_request_id_seq'),
+	pool text NOT NULL,
+	at timestamptz NOT NULL DEFAULT now(),
+	amount numeric NOT NULL,
+	idempotency_key text NOT NULL,
+	status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'settled', 'cancelled')),
+	pool_id bigint NOT NULL REFERENCES credits.pools,
+	-- when it was settled or cancelled; the grant that settled it
+	closed_at timestamptz,
+	grant_id bigint,
+	PRIMARY KEY (pool_id, request_id)
+);
+ALTER SEQUENCE credits.topup_request_id_seq OWNED BY credits.topup_requests.request_id;
+CREATE UNIQUE INDEX topup_requests_id_idx ON credits.topup_requests (request_id);
+CREATE UNIQUE INDEX topup_requests_open_idx ON credits.topup_requests (pool_id) WHERE status = 'open';
+CREATE UNIQUE INDEX topup_requests_key_idx ON credits.topup_requests (pool_id, idempotency_key);
 
 -- One row per run of a maintenance job (expire_grants, renew_subscriptions,
 -- expire_holds, verify), updated in the transaction of each batch, so it
@@ -342,6 +386,9 @@ SELECT pg_catalog.pg_extension_config_dump('credits.alert_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alert_state', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.alerts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.write_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.topup_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.topup_request_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log_run_id_seq', '');
 

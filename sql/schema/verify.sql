@@ -109,6 +109,27 @@ BEGIN ATOMIC
 	    ON h.pool_id = m.pool_id AND h.member = m.member
 	 WHERE m.held <> coalesce(h.amount, 0)
 	UNION ALL
+	SELECT 'usage past a budget', 'budget ' || p.pool || '/' || b.budget,
+	       format('used %s, held %s, limit %s', credits._to_credits(b.used), credits._to_credits(b.held),
+	              credits._to_credits(b.credit_limit))
+	  FROM credits.budgets b
+	  JOIN credits.pools p USING (pool_id)
+	 WHERE b.credit_limit IS NOT NULL
+	   AND b.period_start = credits._period_start(b.period, now())
+	   AND b.used + b.held > b.credit_limit
+	   -- an owner may lower a budget below what was already used this period
+	   AND NOT (b.limit_set_at IS NOT NULL AND b.limit_set_at >= b.period_start)
+	UNION ALL
+	SELECT 'hold mismatch', 'budget ' || p.pool || '/' || b.budget,
+	       format('budget held %s, its members hold %s', credits._to_credits(b.held),
+	              credits._to_credits(coalesce(m.held, 0)))
+	  FROM credits.budgets b
+	  JOIN credits.pools p USING (pool_id)
+	  LEFT JOIN (SELECT x.pool_id, x.budget, sum(x.held) AS held
+	               FROM credits.members x WHERE x.budget IS NOT NULL GROUP BY x.pool_id, x.budget) m
+	    ON m.pool_id = b.pool_id AND m.budget = b.budget
+	 WHERE b.held <> coalesce(m.held, 0)
+	UNION ALL
 	SELECT 'refund exceeds charge', 'charge ' || r.charge_id,
 	       format('grant %s gave %s, refunds returned %s', r.grant_id, credits._to_credits(r.given),
 	              credits._to_credits(r.returned))

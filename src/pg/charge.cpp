@@ -160,7 +160,7 @@ ChargeOutcome RunCharge(const ChargeRequest &req, ChargeMode mode) {
 			return *replay;
 		}
 	}
-	LapseDueHolds(rows, spi, pool, req, now, std::nullopt);
+	LapseDueHolds(rows, pool, req, now, std::nullopt);
 	const Spend spend = DecideSpend(spi, pool, req, now);
 	if (!spend.Succeeded() && mode == ChargeMode::kRaise)
 		throw *spend.decision.error;

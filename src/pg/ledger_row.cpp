@@ -10,7 +10,7 @@ extern "C" {
 namespace credits::pg {
 
 LedgerRow::LedgerRow(Rows &rows, int64_t pool_id, const std::string &member, const char *entry_type)
-    : rows_(rows), natts_(rows.Columns(Table::kLedger)), values_(new Datum[natts_]), nulls_(new bool[natts_]) {
+    : row_(rows, Table::kLedger) {
 	auto share = [&](int column, Datum value) {
 		shared_[column] = value;
 		shared_set_[column] = true;
@@ -29,25 +29,21 @@ LedgerRow::LedgerRow(Rows &rows, int64_t pool_id, const std::string &member, con
 }
 
 void LedgerRow::Clear() {
-	for (int i = 0; i < natts_; ++i) {
-		values_[i] = Datum(0);
-		nulls_[i] = true;
-	}
+	row_.Clear();
 	for (int c = 0; c < LedgerCol::kCount; ++c)
 		if (shared_set_[c])
 			Set(c, shared_[c]);
 }
 
 void LedgerRow::Set(int column, Datum value) {
-	const AttrNumber attnum = CurrentLayout().ledger[column];
-	if (attnum == 0)
-		return;
-	values_[attnum - 1] = value;
-	nulls_[attnum - 1] = false;
+	row_.Set(CurrentLayout().ledger[column], value);
 }
 
 void LedgerRow::Insert() {
-	rows_.Insert(Table::kLedger, values_.get(), nulls_.get());
+	// the column's default, nextval of the ledger's sequence
+	if (!row_.IsSet(CurrentLayout().ledger[LedgerCol::kEntryId]))
+		Set(LedgerCol::kEntryId, Int64GetDatum(NextEntryId()));
+	row_.Insert();
 }
 
 int64_t NextEntryId() {

@@ -5,7 +5,6 @@
 #include "pg/postgres.hpp"
 #include "pg/rows.hpp"
 
-#include <memory>
 #include <string>
 
 namespace credits::pg {
@@ -13,17 +12,15 @@ namespace credits::pg {
 class LedgerRow {
 public:
 	LedgerRow(Rows &rows, int64_t pool_id, const std::string &member, const char *entry_type);
-	// Starts the next entry: the shared columns only.
+	// Starts the next entry: the shared columns only (entry_id, when not
+	// set, is the next of the ledger's sequence, as its default).
 	void Clear();
 	// Sets a column (LedgerCol); ignored when the installed release has none.
 	void Set(int column, Datum value);
 	void Insert();
 
 private:
-	Rows &rows_;
-	int natts_;
-	std::unique_ptr<Datum[]> values_;
-	std::unique_ptr<bool[]> nulls_;
+	NewRow row_;
 	Datum shared_[LedgerCol::kCount] = {};
 	bool shared_set_[LedgerCol::kCount] = {};
 };

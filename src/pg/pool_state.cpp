@@ -16,6 +16,7 @@
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
 
+#include "pg/holds_settle.hpp"
 #include "pg/ledger_row.hpp"
 
 extern "C" {
@@ -28,14 +29,9 @@ namespace credits::pg {
 
 namespace {
 
-Statement lapse_holds{"SELECT credits._lapse_holds($1, $2)", {INT8OID, TIMESTAMPTZOID}};
-
-Statement lower_hold_expiry{
-    "UPDATE credits.pools SET next_hold_expiry = least(next_hold_expiry, $2) WHERE pool_id = $1",
-    {INT8OID, TIMESTAMPTZOID}};
-
-Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start, used) VALUES ($1, $2, $3, $4)",
-                        {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID}};
+Statement enroll_member{"INSERT INTO credits.members (pool_id, member, period_start, used, held)"
+                        " VALUES ($1, $2, $3, $4, $5)",
+                        {INT8OID, TEXTOID, TIMESTAMPTZOID, INT8OID, INT8OID}};
 
 // The caps on a feature, each with the calls inside its window: the
 // member's, or (scope pool) all members'. A 0.2 schema has member caps only.
@@ -281,15 +277,17 @@ Error IdempotencyConflict(const std::string &key, const std::string &what, Micro
 	             "Use a new key for a new " + what + "; repeat a " + what + " only with the same arguments.");
 }
 
-LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::optional<Timestamp> hold_expiry) {
-	const std::string &pool = req.pool;
+namespace {
+
+// Locks the pool row in Slot(kPools), found with `snapshot`, and bumps its
+// version (lowering its next hold expiry to a new hold's); returns whether
+// the lock waited for a writer that committed (read again then).
+bool LockFoundPool(Rows &rows, Snapshot snapshot, LockedPool &locked, std::optional<Timestamp> hold_expiry,
+                   const std::string &what) {
 	const Layout &l = CurrentLayout();
-	Snapshot snapshot = rows.WriteSnapshot();
-	FindPool(rows, pool, snapshot);
 	bool moved = false;
 	if (!rows.LockRow(Table::kPools, snapshot, &moved))
-		throw UnknownPool(pool); // dropped meanwhile
-	LockedPool locked;
+		throw UnknownPool(what); // dropped meanwhile
 	ReadPool(rows, locked);
 	TupleTableSlot *slot = rows.Slot(Table::kPools);
 	AttrNumber columns[2] = {l.pools[PoolCol::kVersion], l.pools[PoolCol::kNextHoldExpiry]};
@@ -304,11 +302,42 @@ LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::opt
 	}
 	rows.Update(Table::kPools, columns, values, nulls, changed);
 	locked.entry_id = NextEntryId();
+	return moved;
+}
+
+} // namespace
+
+LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::optional<Timestamp> hold_expiry) {
+	Snapshot snapshot = rows.WriteSnapshot();
+	FindPool(rows, req.pool, snapshot);
+	LockedPool locked;
 	// the lock waited for a writer that committed: read what it wrote
-	if (moved)
+	if (LockFoundPool(rows, snapshot, locked, hold_expiry, req.pool))
 		snapshot = rows.WriteSnapshot();
 	ReadState(rows, locked, req.member, req.feature, now, snapshot);
 	return locked;
+}
+
+std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now) {
+	const Layout &l = CurrentLayout();
+	Snapshot snapshot = rows.WriteSnapshot();
+	ScanKeyValue key{Int64GetDatum(pool_id), false};
+	rows.BeginScan(Table::kPools, l.pools_pkey, &key, 1, snapshot);
+	const bool found = rows.Next();
+	rows.EndScan();
+	if (!found)
+		throw UnknownPool(std::to_string(pool_id));
+	LockedPool locked;
+	LockFoundPool(rows, snapshot, locked, std::nullopt, std::to_string(pool_id));
+	const std::string pool = DatumToString(Get(rows.Slot(Table::kPools), l.pools[PoolCol::kPool]).value);
+	if (locked.next_hold_expiry && *locked.next_hold_expiry <= now)
+		LapseHolds(rows, pool_id, now, std::nullopt);
+	rows.Advance();
+	return pool;
+}
+
+void ReadStateOf(Rows &rows, PoolState &state, const std::string &member, Timestamp now) {
+	ReadState(rows, state, member, std::nullopt, now, rows.WriteSnapshot());
 }
 
 PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &member,
@@ -321,25 +350,21 @@ PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &membe
 	return state;
 }
 
-void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendRequest &req, Timestamp now,
+void LapseDueHolds(Rows &rows, LockedPool &pool, const SpendRequest &req, Timestamp now,
                    std::optional<Timestamp> hold_expiry) {
 	if (!pool.next_hold_expiry || *pool.next_hold_expiry > now)
 		return;
-	Datum args[] = {Int64GetDatum(pool.pool_id), TimestampTzGetDatum(now)};
-	spi.Run(lapse_holds, args, nullptr);
-	if (hold_expiry) {
-		Datum expiry[] = {Int64GetDatum(pool.pool_id), TimestampTzGetDatum(*hold_expiry)};
-		spi.Run(lower_hold_expiry, expiry, nullptr);
-	}
+	LapseHolds(rows, pool.pool_id, now, hold_expiry);
 	// the lapse gave credits back to grants and took held usage off members
+	rows.Advance();
 	ReadState(rows, pool, req.member, req.feature, now, rows.WriteSnapshot());
 }
 
-void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used) {
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used, Micros held) {
 	if (pool.member.known)
 		return;
 	Datum args[] = {Int64GetDatum(pool.pool_id), StringToText(member), TimestampTzGetDatum(pool.member.period_start),
-	                Int64GetDatum(used)};
+	                Int64GetDatum(used), Int64GetDatum(held)};
 	spi.Run(enroll_member, args, nullptr);
 }
 

@@ -71,6 +71,15 @@ struct LockedPool : PoolState {
 // SERIALIZABLE a pool changed since the transaction's snapshot raises 40001.
 LockedPool LockPool(Rows &rows, const SpendRequest &request, Timestamp now, std::optional<Timestamp> hold_expiry);
 
+// Reads the member and the live lots of the pool state.pool_id (locked by
+// this transaction) as they are now.
+void ReadStateOf(Rows &rows, PoolState &state, const std::string &member, Timestamp now);
+
+// Locks the pool with this id as every write does, and lapses its overdue
+// holds (the lock of a write that names a hold or a grant by id); returns
+// the pool's key.
+std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now);
+
 // The same state read without a lock, as the statement's snapshot sees it
 // (balance()): lots usable by a spend of `member` (empty: a member without
 // own grants) for `feature`.
@@ -81,12 +90,13 @@ PoolState LoadPool(Rows &rows, const std::string &pool, const std::string &membe
 // state again. A reserve passes its hold's expiry again: lapsing recomputes
 // the pool's next expiry from the pending holds, which do not include the
 // new one yet.
-void LapseDueHolds(Rows &rows, SpiSession &spi, LockedPool &pool, const SpendRequest &request, Timestamp now,
+void LapseDueHolds(Rows &rows, LockedPool &pool, const SpendRequest &request, Timestamp now,
                    std::optional<Timestamp> hold_expiry);
 
 // Enrols the member when the pool does not know it yet, with `used` in
-// the current period.
-void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used = 0);
+// the current period and `held` in pending holds.
+void EnrollMember(SpiSession &spi, const LockedPool &pool, const std::string &member, Micros used = 0,
+                  Micros held = 0);
 
 // A spend decided: the pool's available credits before it, and the grants
 // it takes (in deduction order) when it succeeds.

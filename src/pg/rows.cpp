@@ -32,9 +32,10 @@ Layout layout;
 // used to recheck, since every row written is under its pool's lock.
 EPQState epq_state;
 
-Oid RelationOid(Oid ns, const char *name) {
+// required false: a relation a schema before 0.2 lacks (holds).
+Oid RelationOid(Oid ns, const char *name, bool required = true) {
 	Oid oid = get_relname_relid(name, ns);
-	if (!OidIsValid(oid))
+	if (!OidIsValid(oid) && required)
 		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("credits: relation credits.%s is missing", name)));
 	return oid;
 }
@@ -63,7 +64,14 @@ void LoadLayout() {
 	layout.tables[static_cast<int>(Table::kMembers)] = RelationOid(ns, "members");
 	layout.tables[static_cast<int>(Table::kGrants)] = RelationOid(ns, "grants");
 	layout.tables[static_cast<int>(Table::kLedger)] = RelationOid(ns, "ledger");
+	layout.tables[static_cast<int>(Table::kHolds)] = RelationOid(ns, "holds", false);
+	layout.tables[static_cast<int>(Table::kHoldParts)] = RelationOid(ns, "hold_parts", false);
 	layout.pools_by_key = RelationOid(ns, "pools_pool_key");
+	layout.pools_pkey = RelationOid(ns, "pools_pkey");
+	layout.holds_pkey = RelationOid(ns, "holds_pkey", false);
+	layout.holds_by_id = RelationOid(ns, "holds_hold_id_idx", false);
+	layout.holds_pending = RelationOid(ns, "holds_pending_idx", false);
+	layout.hold_parts_pkey = RelationOid(ns, "hold_parts_pkey", false);
 	layout.members_pkey = RelationOid(ns, "members_pkey");
 	layout.grants_pkey = RelationOid(ns, "grants_pkey");
 	layout.ledger_sequence = RelationOid(ns, "ledger_entry_id_seq");
@@ -73,7 +81,7 @@ void LoadLayout() {
 	                                                       "budget"};
 	static const char *const grants[GrantCol::kCount] = {"pool_id",      "grant_id",   "rank",      "member",
 	                                                     "remaining",    "effective_at", "expires_at", "voided_at",
-	                                                     "expired_at",   "features"};
+	                                                     "expired_at",   "features",     "held"};
 	static const char *const ledger[LedgerCol::kCount] = {
 	    "entry_id", "pool_id", "at",     "actor",  "entry_type", "member",          "grant_id",
 	    "amount",   "held",    "charge_id", "hold_id", "status", "reason", "feature",
@@ -82,6 +90,14 @@ void LoadLayout() {
 	FindColumns(layout.tables[1], members, layout.members);
 	FindColumns(layout.tables[2], grants, layout.grants);
 	FindColumns(layout.tables[3], ledger, layout.ledger);
+	static const char *const holds[HoldCol::kCount] = {
+	    "pool_id",         "hold_id",    "member",     "feature",    "amount",     "captured",
+	    "status",          "idempotency_key", "created_at", "expires_at", "settled_at", "metadata"};
+	static const char *const hold_parts[HoldPartCol::kCount] = {"pool_id", "hold_id", "part", "grant_id", "held"};
+	if (OidIsValid(layout.tables[4])) {
+		FindColumns(layout.tables[4], holds, layout.holds);
+		FindColumns(layout.tables[5], hold_parts, layout.hold_parts);
+	}
 }
 
 } // namespace
@@ -114,21 +130,6 @@ Rows::Rows(Access access) : access_(access) {
 			range_table = lappend(range_table, rte);
 		}
 		ExecInitRangeTable(estate_, range_table);
-		for (int i = 0; i < kTableCount; ++i) {
-			Open &t = open_[i];
-			LockRelationOid(l.tables[i], lock);
-			if (write) {
-				// registered with the executor state, as a statement's
-				// target: AFTER triggers find it there
-				t.info = makeNode(ResultRelInfo);
-				ExecInitResultRelation(estate_, t.info, i + 1);
-				t.relation = t.info->ri_RelationDesc;
-				t.new_slot = ExecInitExtraTupleSlot(estate_, RelationGetDescr(t.relation), &TTSOpsVirtual);
-			} else {
-				t.relation = ExecGetRangeTableRelation(estate_, i + 1);
-			}
-			t.slot = table_slot_create(t.relation, &estate_->es_tupleTable);
-		}
 		if (write) {
 			estate_->es_output_cid = GetCurrentCommandId(true);
 			EvalPlanQualInit(&epq_state, estate_, nullptr, NIL, -1);
@@ -156,12 +157,39 @@ void Rows::Finish() {
 	});
 }
 
+// Opens a table at its first use, with the lock its access takes.
 Rows::Open &Rows::Get(Table table) {
-	return open_[static_cast<int>(table)];
+	const int i = static_cast<int>(table);
+	Open &t = open_[i];
+	if (t.opened)
+		return t;
+	Guard([&] {
+		LockRelationOid(CurrentLayout().tables[i], access_ == Access::kWrite ? RowExclusiveLock : AccessShareLock);
+		if (access_ == Access::kWrite) {
+			// registered with the executor state, as a statement's target:
+			// AFTER triggers find it there
+			t.info = makeNode(ResultRelInfo);
+			ExecInitResultRelation(estate_, t.info, i + 1);
+			t.relation = t.info->ri_RelationDesc;
+			t.new_slot = ExecInitExtraTupleSlot(estate_, RelationGetDescr(t.relation), &TTSOpsVirtual);
+		} else {
+			t.relation = ExecGetRangeTableRelation(estate_, i + 1);
+		}
+		t.slot = table_slot_create(t.relation, &estate_->es_tupleTable);
+	});
+	t.opened = true;
+	return t;
 }
 
-int Rows::Columns(Table table) const {
-	return RelationGetDescr(open_[static_cast<int>(table)].relation)->natts;
+int Rows::Columns(Table table) {
+	return RelationGetDescr(Get(table).relation)->natts;
+}
+
+void Rows::Advance() {
+	Guard([&] {
+		CommandCounterIncrement();
+		estate_->es_output_cid = GetCurrentCommandId(true);
+	});
 }
 
 Snapshot Rows::WriteSnapshot() {
@@ -318,6 +346,33 @@ void Rows::Insert(Table table, Datum *values, bool *nulls) {
 		estate_->es_output_cid = GetCurrentCommandId(true);
 		ExecSimpleRelationInsert(t.info, estate_, slot);
 	});
+}
+
+NewRow::NewRow(Rows &rows, Table table)
+    : rows_(rows), table_(table), natts_(rows.Columns(table)), values_(new Datum[natts_]), nulls_(new bool[natts_]) {
+	Clear();
+}
+
+void NewRow::Clear() {
+	for (int i = 0; i < natts_; ++i) {
+		values_[i] = Datum(0);
+		nulls_[i] = true;
+	}
+}
+
+void NewRow::Set(AttrNumber column, Datum value) {
+	if (column == 0)
+		return;
+	values_[column - 1] = value;
+	nulls_[column - 1] = false;
+}
+
+bool NewRow::IsSet(AttrNumber column) const {
+	return column != 0 && !nulls_[column - 1];
+}
+
+void NewRow::Insert() {
+	rows_.Insert(table_, values_.get(), nulls_.get());
 }
 
 } // namespace credits::pg

@@ -17,13 +17,14 @@ extern "C" {
 #include "utils/snapshot.h"
 }
 
+#include <memory>
 #include <string>
 
 namespace credits::pg {
 
 // The tables the spend paths access directly.
-enum class Table { kPools, kMembers, kGrants, kLedger };
-constexpr int kTableCount = 4;
+enum class Table { kPools, kMembers, kGrants, kLedger, kHolds, kHoldParts };
+constexpr int kTableCount = 6;
 
 // The columns the spend paths use, by table.
 struct PoolCol {
@@ -33,7 +34,40 @@ struct MemberCol {
 	enum { kPoolId, kMember, kCreditLimit, kPeriod, kPeriodStart, kUsed, kHeld, kRevoked, kBudget, kCount };
 };
 struct GrantCol {
-	enum { kPoolId, kGrantId, kRank, kMember, kRemaining, kEffectiveAt, kExpiresAt, kVoidedAt, kExpiredAt, kFeatures, kCount };
+	enum {
+		kPoolId,
+		kGrantId,
+		kRank,
+		kMember,
+		kRemaining,
+		kEffectiveAt,
+		kExpiresAt,
+		kVoidedAt,
+		kExpiredAt,
+		kFeatures,
+		kHeld,
+		kCount
+	};
+};
+struct HoldCol {
+	enum {
+		kPoolId,
+		kHoldId,
+		kMember,
+		kFeature,
+		kAmount,
+		kCaptured,
+		kStatus,
+		kIdempotencyKey,
+		kCreatedAt,
+		kExpiresAt,
+		kSettledAt,
+		kMetadata,
+		kCount
+	};
+};
+struct HoldPartCol {
+	enum { kPoolId, kHoldId, kPart, kGrantId, kHeld, kCount };
 };
 struct LedgerCol {
 	enum {
@@ -66,14 +100,21 @@ struct LedgerCol {
 // use. Looked up once and kept until the next relcache invalidation.
 struct Layout {
 	Oid tables[kTableCount];
-	Oid pools_by_key; // pools (pool)
-	Oid members_pkey; // members (pool_id, member)
-	Oid grants_pkey;  // grants (pool_id, grant_id)
+	Oid pools_by_key;    // pools (pool)
+	Oid pools_pkey;      // pools (pool_id)
+	Oid members_pkey;    // members (pool_id, member)
+	Oid grants_pkey;     // grants (pool_id, grant_id)
+	Oid holds_pkey;      // holds (pool_id, hold_id)
+	Oid holds_by_id;     // holds (hold_id)
+	Oid holds_pending;   // holds (pool_id, expires_at) WHERE pending
+	Oid hold_parts_pkey; // hold_parts (pool_id, hold_id, part)
 	Oid ledger_sequence;
 	AttrNumber pools[PoolCol::kCount];
 	AttrNumber members[MemberCol::kCount];
 	AttrNumber grants[GrantCol::kCount];
 	AttrNumber ledger[LedgerCol::kCount];
+	AttrNumber holds[HoldCol::kCount];
+	AttrNumber hold_parts[HoldPartCol::kCount];
 };
 const Layout &CurrentLayout();
 void ResetLayout();
@@ -99,6 +140,10 @@ public:
 	// Fires the queued AFTER ROW triggers, closes the tables, and makes the
 	// writes visible to what the transaction does next.
 	void Finish();
+
+	// Makes this call's writes so far visible to its next reads (a new
+	// command), so that it can read and write a row it wrote already.
+	void Advance();
 
 	// A snapshot for a write's reads: at READ COMMITTED a new one (which
 	// sees every transaction committed so far), else the transaction's;
@@ -136,7 +181,7 @@ public:
 	void Insert(Table table, Datum *values, bool *nulls);
 
 	// The table's column count.
-	int Columns(Table table) const;
+	int Columns(Table table);
 
 private:
 	struct Open {
@@ -145,6 +190,7 @@ private:
 		TupleTableSlot *slot;
 		TupleTableSlot *new_slot;
 		bool indexes_open;
+		bool opened;
 	};
 	Open &Get(Table table);
 	void UpdateRow(Open &table, TupleTableSlot *old_slot, TupleTableSlot *new_slot);
@@ -155,6 +201,25 @@ private:
 	Relation scan_index_ = nullptr;
 	TupleTableSlot *scan_slot_ = nullptr;
 	Access access_;
+};
+
+// A row to insert directly, column by column (attribute numbers; 0, a
+// column the installed release lacks, is ignored). Columns not set are
+// NULL: set every column that has a default.
+class NewRow {
+public:
+	NewRow(Rows &rows, Table table);
+	void Clear();
+	void Set(AttrNumber column, Datum value);
+	bool IsSet(AttrNumber column) const;
+	void Insert();
+
+private:
+	Rows &rows_;
+	Table table_;
+	int natts_;
+	std::unique_ptr<Datum[]> values_;
+	std::unique_ptr<bool[]> nulls_;
 };
 
 } // namespace credits::pg

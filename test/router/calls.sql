@@ -67,6 +67,14 @@ SELECT router_test.check('first call under the cap', (credits.charge('org-4', 'f
 SELECT router_test.check('CR007 rate limited', router_test.sqlstate($$SELECT credits.charge('org-4', 'frank', 1, 'search')$$) = 'CR007');
 SELECT credits.remove_frequency_cap('org-4', 'search');
 SELECT router_test.check('remove_frequency_cap', (credits.charge('org-4', 'frank', 1, 'search')).status = 'succeeded');
+-- Budgets: a budget's refusal keeps its SQLSTATE (CR011).
+SELECT credits.set_budget('org-4', 'design', 5);
+SELECT credits.assign_budget('org-4', 'frank', 'design');
+SELECT router_test.check('a charge within the budget', (credits.charge('org-4', 'frank', 5)).status = 'succeeded');
+SELECT router_test.check('CR011 budget exceeded', router_test.sqlstate($$SELECT credits.charge('org-4', 'frank', 1)$$) = 'CR011');
+SELECT router_test.check('budget_usage gathered', (SELECT used FROM credits.budget_usage WHERE pool = 'org-4' AND budget = 'design') = 5);
+SELECT credits.remove_budget('org-4', 'design');
+SELECT router_test.check('remove_budget', (credits.charge('org-4', 'frank', 1)).status = 'succeeded');
 
 -- Holds: the pool-first forms; an id of another pool is CR010.
 SELECT credits.reserve('org-5', 'gina', 30, '10 minutes', NULL, 'h-1') AS hold \gset
@@ -91,7 +99,17 @@ SELECT router_test.check('void_grant', credits.void_grant('org-7', :grant7, 'cha
 -- Subscriptions and alerts.
 SELECT router_test.check('subscribe', credits.subscribe('org-10', 'pro', 500) > 0);
 SELECT router_test.check('subscription granted', credits.balance('org-10') = 1500);
+SELECT credits.change_subscription('org-10', 'pro', 600);
+SELECT router_test.check('change_subscription', (SELECT credits_per_period FROM credits.subscription_status
+                                                  WHERE pool = 'org-10' AND plan = 'pro') = 600);
 SELECT credits.cancel_subscription('org-10', 'pro');
+-- Auto top-up: set on the pool's partition (the requests it opens are
+-- the partition's; test/stress/topup_notify.sh tests them); a bad amount
+-- keeps its SQLSTATE.
+SELECT credits.set_auto_topup('org-12', 995, 100);
+SELECT router_test.check('a charge under the top-up threshold', (credits.charge('org-12', 'jo', 10)).status = 'succeeded');
+SELECT router_test.check('set_auto_topup 22023', router_test.sqlstate($$SELECT credits.set_auto_topup('org-12', 995, -1)$$) = '22023');
+SELECT credits.remove_auto_topup('org-12');
 SELECT credits.set_alert('org-11', 'pool_balance_below', 995);
 SELECT credits.charge('org-11', 'ivan', 10);
 SELECT credits.remove_alert('org-11', 'pool_balance_below');

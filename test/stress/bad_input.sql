@@ -23,6 +23,9 @@ SET search_path = bad_input, pg_catalog;
 SELECT credits.create_pool('bi');
 SELECT credits."grant"('bi', 1000000);
 SELECT credits.set_rate('rated', 1);
+-- pool "bi_topup" is below its auto top-up threshold: one open request
+SELECT credits.create_pool('bi_topup');
+SELECT credits.set_auto_topup('bi_topup', 10, 10);
 
 CREATE TABLE fixtures (fn text, arg text, expr text NOT NULL);  -- fn NULL: any function
 INSERT INTO fixtures VALUES
@@ -52,6 +55,7 @@ INSERT INTO fixtures VALUES
 	(NULL, 'plan', $$'plan{id}'$$),
 	-- cancel_subscription needs an active subscription to cancel
 	('cancel_subscription', 'plan', $$(SELECT 'plan{id}' FROM credits.subscribe('bi', 'plan{id}', 1))$$),
+	('change_subscription', 'plan', $$(SELECT 'plan{id}' FROM credits.subscribe('bi', 'plan{id}', 1))$$),
 	(NULL, 'credits_per_period', '1'),
 	-- a budget to create; assign_budget and remove_budget need one made first
 	('set_budget', 'budget', $$'b{id}'$$),
@@ -65,7 +69,10 @@ INSERT INTO fixtures VALUES
 	-- ids: made fresh by each call, so an earlier call cannot have used them
 	(NULL, 'grant_id', $$(SELECT credits."grant"('bi', 1))$$),
 	(NULL, 'hold_id', $$(SELECT credits.reserve('bi', 'm{id}', 1))$$),
-	(NULL, 'charge_id', $$(SELECT (credits.charge('bi', 'm{id}', 1)).charge_id)$$);
+	(NULL, 'charge_id', $$(SELECT (credits.charge('bi', 'm{id}', 1)).charge_id)$$),
+	-- cancelling it again is allowed (nothing to do)
+	(NULL, 'request_id', $$(SELECT min(request_id) FROM credits.topup_requests)$$),
+	(NULL, 'below', '1');
 
 -- Bad values by argument type. A 10 kB text that does not compress (an
 -- index entry of it would not fit a page); a jsonb of about 1 MB.
@@ -135,6 +142,9 @@ INSERT INTO expectations VALUES
 	(NULL, NULL, 'numeric', '10^15', '22023', 'above the largest amount (10^12)'),
 	('grant', 'amount', 'numeric', 'zero', '22023', 'a grant of nothing'),
 	('refund', 'amount', 'numeric', 'zero', '22023', 'a refund of nothing'),
+	('void_grant', 'amount', 'numeric', 'zero', '22023', 'a void of nothing'),
+	('set_auto_topup', 'amount', 'numeric', 'zero', '22023', 'a top-up of nothing'),
+	('change_subscription', 'credits_per_period', 'numeric', 'zero', '22023', 'a subscription of nothing'),
 	('subscribe', 'credits_per_period', 'numeric', 'zero', '22023', 'a subscription of nothing'),
 	('set_member_limit', 'credit_limit', 'numeric', 'null', '00000', 'NULL removes the limit'),
 	-- not amounts: a quantity of units, a rate per unit, a threshold
@@ -177,6 +187,10 @@ INSERT INTO expectations VALUES
 	('cancel_subscription', 'plan', 'text', '10 kB', 'CR010', 'no such subscription'),
 	('cancel_subscription', 'plan', 'text', 'unicode', 'CR010', 'no such subscription'),
 	('cancel_subscription', 'plan', 'text', 'quote;', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', 'empty', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', '10 kB', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', 'unicode', 'CR010', 'no such subscription'),
+	('change_subscription', 'plan', 'text', 'quote;', 'CR010', 'no such subscription'),
 	-- removing what is not there does nothing
 	('remove_frequency_cap', 'feature', 'text', 'empty', '00000', 'nothing to remove'),
 	('remove_frequency_cap', 'feature', 'text', '10 kB', '00000', 'nothing to remove'),

@@ -329,7 +329,8 @@ echo "upgrade with data: 0.1: $(wc -l <"$work/ledger-0.2.txt") ledger entries an
 q $old "DROP EXTENSION credits" >/dev/null
 q $old "CREATE EXTENSION credits VERSION '0.2'" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -d $old -c "$scenario" >/dev/null
-declare -A added_0_3=([grants]="idempotency_key,features" [members]="budget" [frequency_caps]="scope")
+declare -A added_0_3=([grants]="idempotency_key,features" [members]="budget" [frequency_caps]="scope"
+	[pools]="topup_below,topup_amount" [subscriptions]="rollover_max,external_ref")
 snapshot() {
 	# columns 0.3 adds (NULL in every updated row) are left out
 	local t

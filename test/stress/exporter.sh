@@ -2,8 +2,8 @@
 # The real prometheus-postgres-exporter (Debian 12's 0.11) scrapes credits
 # with monitoring/queries.yaml. A scripted scenario: charges refused and
 # succeeded, an overdue hold, a grant past its expires_at not yet expired, a
-# subscription period due, a pool at zero and a pool below its alert, a
-# failed maintenance run, record_verify(). The exporter logs in as a role
+# subscription period due, a pool at zero and a pool below its alert, an
+# open top-up request, a failed maintenance run, record_verify(). The exporter logs in as a role
 # with only pg_monitor and credits_monitor (least privilege), through the
 # server's unix socket, and listens on 127.0.0.1 and a free port. `curl
 # /metrics` must show every credits_* metric with the expected value, and
@@ -36,7 +36,7 @@ GRANT pg_monitor, credits_monitor TO $login;
 
 SELECT FROM credits.create_pool('exp_acme');
 SELECT FROM credits.grant('exp_acme', 100);
--- 3 charges succeed, 2 are refused for credits, 1 for access
+-- 3 charges succeed (and one more below), 2 are refused for credits, 1 for access
 SELECT FROM generate_series(1, 3) i, LATERAL credits.try_charge('exp_acme', 'alice', 1 + 0 * i);
 SELECT FROM generate_series(1, 2) i, LATERAL credits.try_charge('exp_acme', 'alice', 1000 + 0 * i);
 SELECT FROM credits.revoke_access('exp_acme', 'mallory');
@@ -55,6 +55,9 @@ SELECT FROM credits.create_pool('exp_empty');
 SELECT FROM credits.create_pool('exp_low');
 SELECT FROM credits.grant('exp_low', 5);
 SELECT FROM credits.set_alert('exp_low', 'pool_balance_below', 10);
+-- an open auto top-up request: exp_low's balance drops below 4
+SELECT FROM credits.set_auto_topup('exp_low', 4, 100);
+SELECT FROM credits.try_charge('exp_low', 'alice', 2);
 SQL
 
 # Successful runs of every job (as of three days ago: they find nothing to
@@ -118,7 +121,7 @@ expect() { # expect <metric> <labels regex> <awk condition on v> <what>
 	fi
 }
 expect pg_exporter_user_queries_load_error "queries.yaml" 'v == 0' 0
-expect credits_charge_attempts_5m 'status="succeeded"' 'v == 3' 3
+expect credits_charge_attempts_5m 'status="succeeded"' 'v == 4' 4
 expect credits_charge_attempts_5m 'status="insufficient_credits"' 'v == 2' 2
 expect credits_charge_attempts_5m 'status="access_revoked"' 'v == 1' 1
 expect credits_charge_attempts_5m 'status="member_limit_exceeded"' 'v == 0' 0
@@ -131,6 +134,7 @@ expect credits_holds_overdue '' 'v == 1' 1
 expect credits_grants_overdue '' 'v == 1' 1
 expect credits_subscriptions_due '' 'v == 1' 1
 expect credits_verify_problems '' 'v == 0' 0
+expect credits_topup_requests_open '' 'v == 1' 1
 for job in renew_subscriptions expire_grants expire_holds verify; do
 	expect credits_maintenance_last_success_age_seconds "task=\"$job\"" 'v >= 0 && v < 600' 'under 600'
 	expect credits_maintenance_last_success_timestamp_seconds "task=\"$job\"" 'v > 1700000000' 'a recent time'

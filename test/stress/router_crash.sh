@@ -126,7 +126,7 @@ p3 -c "COPY (SELECT 3, idempotency_key, charge_id FROM credits.ledger
 	WHERE entry_type = 'charge' AND status = 'succeeded' AND idempotency_key LIKE 'rc-%') TO STDOUT" >>"$work/ledger"
 router -c "\\copy crash.ledger FROM '$work/ledger'"
 router -F ' ' -c "
-	WITH o AS (SELECT f[1] AS tag, f[2]::int AS phase, f[3] AS key, f[4] AS a, f[5] AS b, line
+	WITH o AS (SELECT f[1] AS tag, f[3] AS key, f[4] AS a, f[5] AS b, line
 	             FROM (SELECT string_to_array(line, ' ') AS f, line FROM crash.outcomes) x),
 	     s AS (SELECT key, b::int AS part FROM o WHERE tag = 'S'),
 	     l AS (SELECT key, count(*) AS n, min(charge_id) AS charge_id, min(part) AS part FROM crash.ledger GROUP BY key)
