@@ -17,10 +17,12 @@ if [ -z "${DEB:-}" ]; then
 	bash scripts/package.sh
 	DEB=$(ls -t dist/postgresql-15-credits_*.deb | head -1)
 fi
-# the package holds every extension make install installs
+# the package holds every extension make install installs (the listing is
+# read whole: grep -q would end the pipe early, and pipefail would see it)
+contents=$(dpkg-deb -c "$DEB")
 for ext in credits credits_router; do
 	[ -f "$ext.control" ] || [ -f "$ext/$ext.control" ] || continue
-	dpkg-deb -c "$DEB" | grep -q "/extension/$ext.control\$" || { echo "$DEB has no $ext.control"; exit 1; }
+	grep -q "/extension/$ext.control\$" <<<"$contents" || { echo "$DEB has no $ext.control"; exit 1; }
 	echo "the package holds $ext"
 done
 base=${FRESH_BASE:-/tmp/fresh-root}
