@@ -12,7 +12,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 # before it define). Update scripts (credits--A--B.sql) are kept as written;
 # credits--0.1.sql stays so that a 0.1 database can be made and updated.
 SCHEMA = roles helpers tables keys pools grants charges holds refunds rates maintenance alerts topups views reports verify \
-	privileges
+	monitoring privileges
 SCHEMA_SOURCES = $(patsubst %,sql/schema/%.sql,$(SCHEMA))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(sort $(wildcard sql/$(EXTENSION)--*.sql)))

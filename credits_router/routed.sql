@@ -517,6 +517,21 @@ COMMENT ON VIEW credits.ledger_entries IS 'The append-only ledger, with pool key
 GRANT SELECT ON credits.ledger_entries TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits_router.ledger_entries() TO credits_reader;
 
+CREATE FUNCTION credits_router.maintenance_runs()
+RETURNS TABLE (run_id bigint, job text, state text, as_of timestamp with time zone, started_at timestamp with time zone, last_batch_at timestamp with time zone, finished_at timestamp with time zone, batches integer, rows_done bigint, problems bigint, error text, pid integer)
+LANGUAGE plproxy
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $plproxy$
+	CLUSTER 'credits_partitions';
+	RUN ON ALL;
+	SELECT * FROM credits.maintenance_runs;
+$plproxy$;
+CREATE VIEW credits.maintenance_runs AS SELECT * FROM credits_router.maintenance_runs();
+COMMENT ON VIEW credits.maintenance_runs IS 'One row per maintenance run of the last week: state, batches and rows done, error. Gathered from every partition.';
+GRANT SELECT ON credits.maintenance_runs TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits_router.maintenance_runs() TO credits_reader;
+
 CREATE FUNCTION credits_router.member_usage()
 RETURNS TABLE (pool text, member text, used numeric, held numeric, credit_limit numeric, percent_used numeric, remaining_limit numeric, period text, access text)
 LANGUAGE plproxy

@@ -10,7 +10,8 @@ export PATH="$PG_BIN:$PATH"
 log() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the build, the server, the tests and the benchmarks need.
-PACKAGES=(g++ make cmake pkg-config libgtest-dev
+PACKAGES=(g++ make cmake pkg-config libgtest-dev curl prometheus-postgres-exporter python3 python3-jsonschema python3-regex
+          debhelper dpkg-dev postgresql-server-dev-all
           postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
           postgresql-15-plproxy)
 

@@ -2336,3 +2336,471 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 -- (the by-id lookup of a pending hold moved into them)
 DROP FUNCTION credits._pending_hold(bigint);
+
+-------------------------------------------------------------------------------
+-- Operations (0.3): the progress of maintenance runs (maintenance_log, the
+-- maintenance_runs view), record_verify(), and the aggregates monitoring
+-- reads (credits_monitor). The batch functions now return how many rows
+-- they did. Last in this script: metrics() reads
+-- credits.topup_requests, made above.
+-------------------------------------------------------------------------------
+DO $roles$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'credits_monitor') THEN
+		CREATE ROLE credits_monitor NOLOGIN;
+	END IF;
+END
+$roles$;
+GRANT credits_monitor TO credits_owner;
+GRANT USAGE ON SCHEMA credits TO credits_monitor;
+
+-- Monitoring counts the attempts of the last minutes (credits.metrics_charge_attempts):
+-- the ledger is appended in time order, so a BRIN index finds the recent
+-- pages for almost nothing, and costs a charge almost nothing to keep.
+CREATE INDEX ledger_at_brin_idx ON credits.ledger USING brin (at);
+
+-- One row per run of a maintenance job (expire_grants, renew_subscriptions,
+-- expire_holds, verify), updated in the transaction of each batch, so it
+-- shows what has committed. A run whose session died keeps finished_at NULL
+-- (credits.maintenance_runs shows it as interrupted).
+CREATE TABLE credits.maintenance_log (
+	run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	job text NOT NULL,
+	as_of timestamptz NOT NULL,
+	pid integer NOT NULL,
+	started_at timestamptz NOT NULL,
+	last_batch_at timestamptz,
+	finished_at timestamptz,
+	batches integer NOT NULL DEFAULT 0,
+	rows_done bigint NOT NULL DEFAULT 0,
+	-- verify: the problems it found
+	problems bigint,
+	-- SQLSTATE and message of the error that ended the run
+	error text
+);
+CREATE INDEX maintenance_log_job_idx ON credits.maintenance_log (job, started_at);
+
+SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log_run_id_seq', '');
+
+DROP FUNCTION credits._maintenance_batch(text, timestamptz), credits._expire_holds_batch(timestamptz),
+	credits._renew_batch(timestamptz), credits._expire_batch(timestamptz);
+
+-- One batch of expire_holds: lapses the overdue holds of up to 100 pools,
+-- each under its pool's lock. Returns how many holds lapsed; 0 when nothing
+-- was left.
+CREATE FUNCTION credits._expire_holds_batch(p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_pool bigint;
+	v_pools integer := 0;
+	v_holds integer := 0;
+BEGIN
+	FOR v_pool IN SELECT DISTINCT h.pool_id FROM credits.holds h
+	               WHERE h.status = 'pending' AND h.expires_at <= p_as_of
+	               ORDER BY h.pool_id LIMIT 100 LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+		v_holds := v_holds + credits._lapse_holds(v_pool, p_as_of);
+		v_pools := v_pools + 1;
+	END LOOP;
+	-- a pool whose holds another session lapsed meanwhile counts no hold,
+	-- but the batch still did something
+	RETURN CASE WHEN v_pools > 0 THEN greatest(v_holds, 1) ELSE 0 END;
+END
+$$;
+
+-- One batch of maintenance job `p_job`: how many rows it did, 0 when nothing
+-- was left. (Here, with a pinned search_path: in the procedure below, even
+-- `=` would be the caller's.)
+CREATE FUNCTION credits._maintenance_batch(p_job text, p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	CASE p_job
+	WHEN 'expire_holds' THEN RETURN credits._expire_holds_batch(p_as_of);
+	WHEN 'renew_subscriptions' THEN RETURN credits._renew_batch(p_as_of);
+	WHEN 'expire_grants' THEN RETURN credits._expire_batch(p_as_of);
+	END CASE;
+END
+$$;
+
+-- One batch of renew_subscriptions: up to 100 subscriptions due at `as_of`.
+-- Returns how many it renewed.
+CREATE FUNCTION credits._renew_batch(p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	v_pool bigint;
+	s credits.subscriptions;
+	v_count integer := 0;
+BEGIN
+	FOR v_pool, v_id IN
+		SELECT x.pool_id, x.subscription_id FROM credits.subscriptions x
+		 WHERE x.cancelled_at IS NULL
+		   AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= p_as_of
+		 ORDER BY x.pool_id, x.subscription_id LIMIT 100
+	LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+		-- re-read under the pool lock: a cancel or another run may have won
+		SELECT * INTO s FROM credits.subscriptions x
+		 WHERE x.pool_id = v_pool AND x.subscription_id = v_id AND x.cancelled_at IS NULL;
+		CONTINUE WHEN NOT FOUND;
+		PERFORM credits._issue_periods(s, p_as_of);
+		v_count := v_count + 1;
+	END LOOP;
+	RETURN v_count;
+END
+$$;
+
+-- One batch of expire_grants: up to 50 grants past expires_at at `as_of`,
+-- their pools locked in pool order. Each expiry is one ledger entry dated at
+-- the grant's expires_at. Held parts stay with their holds. No temp table:
+-- one in the caller's pg_temp with the same name would be used instead.
+-- Returns how many grants it took (0: none was left).
+CREATE FUNCTION credits._expire_batch(p_as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_grants bigint[];
+	v_pool bigint;
+BEGIN
+	SELECT array_agg(d.grant_id) INTO v_grants
+	  FROM (SELECT g.grant_id FROM credits.grants g
+	         WHERE g.expires_at <= p_as_of AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL
+	         ORDER BY g.expires_at LIMIT 50) d;
+	FOR v_pool IN SELECT DISTINCT g.pool_id FROM credits.grants g WHERE g.grant_id = ANY (v_grants) ORDER BY 1 LOOP
+		PERFORM credits._lock_pool_id(v_pool);
+	END LOOP;
+	-- read what remains only now, under the pool locks
+	WITH expired AS (
+		UPDATE credits.grants g SET expired_at = g.expires_at, remaining = 0
+		  FROM credits.grants was
+		 WHERE was.pool_id = g.pool_id AND was.grant_id = g.grant_id
+		   AND g.grant_id = ANY (v_grants) AND g.expired_at IS NULL AND g.voided_at IS NULL
+		RETURNING g.pool_id, g.grant_id, g.member, g.expires_at, was.remaining AS was
+	)
+	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
+	SELECT e.pool_id, e.expires_at, 'expire', e.member, e.grant_id, -e.was, 'grant expired'
+	  FROM expired e
+	 WHERE e.was > 0
+	 ORDER BY e.expires_at, e.grant_id;
+	RETURN coalesce(cardinality(v_grants), 0);
+END
+$$;
+
+-- Progress of maintenance runs, in credits.maintenance_log: one call to
+-- start a run, one per batch (in the batch's transaction, so the row shows
+-- what has committed), one to finish or fail it. Small and separate, so that
+-- any driver can call them. A run killed halfway keeps finished_at NULL; the
+-- next run is a new row, and goes on where the killed one stopped because
+-- every job selects its work by state (grants past expiry not yet expired,
+-- holds past their TTL still pending, periods due not yet issued).
+CREATE FUNCTION credits._maintenance_run_start(p_job text, p_as_of timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_run bigint;
+BEGIN
+	-- a week of history per job (a job scheduled every minute: ~10,000 rows)
+	DELETE FROM credits.maintenance_log l WHERE l.job = p_job AND l.started_at < now() - interval '7 days';
+	INSERT INTO credits.maintenance_log (job, as_of, pid, started_at)
+	VALUES (p_job, p_as_of, pg_backend_pid(), clock_timestamp())
+	RETURNING run_id INTO v_run;
+	RETURN v_run;
+END
+$$;
+
+CREATE FUNCTION credits._maintenance_run_batch(p_run bigint, p_rows bigint)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE credits.maintenance_log
+	   SET batches = batches + 1, rows_done = rows_done + p_rows, last_batch_at = clock_timestamp()
+	 WHERE run_id = p_run;
+END;
+
+-- Ends a run: finished, or failed with an error (its SQLSTATE and message).
+CREATE FUNCTION credits._maintenance_run_end(p_run bigint, p_sqlstate text, p_message text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE credits.maintenance_log
+	   SET finished_at = clock_timestamp(), error = p_sqlstate || ': ' || p_message
+	 WHERE run_id = p_run;
+END;
+
+-- One step of run `p_run` of job `p_job`: a batch, recorded in the run's row
+-- in the batch's transaction; false when nothing was left. The job verify
+-- is one step that records the number of problems verify() finds.
+CREATE FUNCTION credits._maintenance_step(p_run bigint, p_job text, p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_rows integer;
+BEGIN
+	IF p_job = 'verify' THEN
+		UPDATE credits.maintenance_log SET problems = (SELECT count(*) FROM credits.verify()) WHERE run_id = p_run;
+		RETURN false;
+	END IF;
+	v_rows := credits._maintenance_batch(p_job, p_as_of);
+	IF v_rows = 0 THEN
+		RETURN false;
+	END IF;
+	PERFORM credits._maintenance_run_batch(p_run, v_rows);
+	RETURN true;
+END
+$$;
+
+-- Raises again an error caught earlier, with its SQLSTATE, message, detail
+-- and hint (RAISE takes no NULL option; an empty detail or hint is none).
+CREATE FUNCTION credits._reraise(p_state text, p_message text, p_detail text, p_hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_detail text := nullif(p_detail, '');
+	v_hint text := nullif(p_hint, '');
+BEGIN
+	IF v_detail IS NOT NULL AND v_hint IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail, HINT = v_hint;
+	ELSIF v_detail IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail;
+	ELSIF v_hint IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, HINT = v_hint;
+	END IF;
+	RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message;
+END
+$$;
+
+-- Runs maintenance job `p_job` (expire_holds, renew_subscriptions,
+-- expire_grants, or verify: one step that counts verify()'s problems) as of
+-- `p_as_of`: nothing on a standby or while another session runs the same
+-- job; otherwise the job's batches until none is left.
+-- Called as a top-level CALL it commits the run's row, then after each batch,
+-- then takes the job's lock again (it ended with the transaction) or yields
+-- to a run that took it meanwhile; inside a transaction block it does all in
+-- that one. A batch that fails is rolled back, the run is marked failed (and
+-- committed, at top level), and the error raised again.
+-- Procedures that COMMIT may not be SECURITY DEFINER nor SET search_path:
+-- this one and the four that call it only call the extension's own
+-- SECURITY DEFINER functions, schema-qualified, and use no operator (the
+-- caller's search_path may put its own before pg_catalog's).
+CREATE OR REPLACE PROCEDURE credits._run_maintenance(p_job text, as_of timestamptz)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	v_commit boolean := NOT credits._in_transaction_block();
+	v_run bigint;
+	v_more boolean;
+	v_state text;
+	v_message text;
+	v_detail text;
+	v_hint text;
+BEGIN
+	PERFORM credits._require('as_of', as_of);
+	IF NOT pg_catalog.isfinite(as_of) THEN
+		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT credits._maintenance_lock(p_job) THEN
+		RETURN;
+	END IF;
+	v_run := credits._maintenance_run_start(p_job, as_of);
+	IF v_commit THEN
+		COMMIT;
+	END IF;
+	WHILE NOT v_commit OR credits._maintenance_lock(p_job) LOOP
+		BEGIN
+			v_more := credits._maintenance_step(v_run, p_job, as_of);
+		EXCEPTION WHEN OTHERS OR query_canceled THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			v_more := false;
+		END;
+		EXIT WHEN NOT v_more;
+		IF v_commit THEN
+			COMMIT;
+		END IF;
+	END LOOP;
+	PERFORM credits._maintenance_run_end(v_run, v_state, v_message);
+	IF v_state IS NOT NULL THEN
+		IF v_commit THEN
+			COMMIT;
+		END IF;
+		PERFORM credits._reraise(v_state, v_message, v_detail, v_hint);
+	END IF;
+END
+$$;
+
+-- Whether the session `p_pid`, started by `p_since`, is still busy (running
+-- a statement). Runs as the extension's owner, who sees every session.
+CREATE FUNCTION credits._session_busy(p_pid integer, p_since timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+                WHERE a.pid = p_pid AND coalesce(a.backend_start <= p_since, true)
+                  AND a.state IS DISTINCT FROM 'idle');
+
+-- One row per maintenance run of the last week. state: running, finished,
+-- failed, or interrupted (unfinished, and its session is gone or idle: it
+-- was killed, or its server stopped).
+CREATE VIEW credits.maintenance_runs AS
+SELECT l.run_id,
+       l.job,
+       CASE WHEN l.finished_at IS NOT NULL THEN CASE WHEN l.error IS NULL THEN 'finished' ELSE 'failed' END
+            WHEN credits._session_busy(l.pid, l.started_at) THEN 'running'
+            ELSE 'interrupted' END AS state,
+       l.as_of,
+       l.started_at,
+       l.last_batch_at,
+       l.finished_at,
+       l.batches,
+       l.rows_done,
+       l.problems,
+       l.error,
+       l.pid
+  FROM credits.maintenance_log l;
+
+-- verify() as a job: its problem count is kept in maintenance_log, so that
+-- monitoring reads it for nothing (verify() itself reads the whole ledger).
+-- Schedule it hourly:
+--   SELECT cron.schedule('credits-verify', '7 * * * *', 'CALL credits.record_verify()');
+CREATE PROCEDURE credits.record_verify()
+LANGUAGE plpgsql
+AS $$
+BEGIN
+	CALL credits._run_maintenance('verify', pg_catalog.now());
+END
+$$;
+
+-- The gauges of monitoring/queries.yaml, one row; only counts leave it.
+CREATE FUNCTION credits.metrics()
+RETURNS TABLE (ledger_entries_total bigint, pools_at_zero bigint, pools_below_alert bigint, holds_overdue bigint,
+               grants_overdue bigint, subscriptions_due bigint, verify_problems bigint, topup_requests_open bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT
+	-- ids handed out: entries written (plus any rolled back)
+	coalesce(pg_catalog.pg_sequence_last_value('credits.ledger_entry_id_seq'), 0),
+	-- available = 0 in pool_balances: no live grant with credits left, nor
+	-- with a part of a lapsed hold to give back
+	(SELECT count(*) FROM credits.pools p
+	  WHERE NOT EXISTS (SELECT FROM credits.grants g
+	                     WHERE g.pool_id = p.pool_id AND g.voided_at IS NULL AND g.expired_at IS NULL
+	                       AND g.effective_at <= now() AND (g.expires_at IS NULL OR g.expires_at > now())
+	                       AND (g.remaining > 0
+	                            OR (g.held > 0 AND EXISTS (SELECT FROM credits._lapsed_hold_parts lp
+	                                                        WHERE lp.pool_id = g.pool_id AND lp.grant_id = g.grant_id))))),
+	-- as the pool_balance_below alert decides
+	(SELECT count(*) FROM credits.alert_rules r JOIN credits.pools p ON p.pool_id = r.pool_id
+	  WHERE r.metric = 'pool_balance_below' AND credits.balance(p.pool) < r.threshold),
+	(SELECT count(*) FROM credits.holds h WHERE h.status = 'pending' AND h.expires_at <= now()),
+	(SELECT count(*) FROM credits.grants g
+	  WHERE g.expires_at <= now() AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL),
+	(SELECT count(*) FROM credits.subscriptions x
+	  WHERE x.cancelled_at IS NULL AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= now()),
+	(SELECT l.problems FROM credits.maintenance_log l
+	  WHERE l.job = 'verify' AND l.finished_at IS NOT NULL AND l.error IS NULL
+	  ORDER BY l.started_at DESC LIMIT 1),
+	(SELECT count(*) FROM credits.topup_requests t WHERE t.status = 'open');
+END;
+
+-- Charge attempts (and captures: transaction_log's rows) of the last 5
+-- minutes, by status; every status has a row.
+CREATE FUNCTION credits.metrics_charge_attempts()
+RETURNS TABLE (status text, attempts bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT s.status, coalesce(a.attempts, 0)
+	  FROM (VALUES ('succeeded'), ('insufficient_credits'), ('member_limit_exceeded'), ('access_revoked'),
+	               ('rate_limited'), ('budget_exceeded')) s(status)
+	  LEFT JOIN (SELECT l.status::text AS status, count(*) AS attempts
+	               FROM credits.ledger l
+	              WHERE l.at > now() - interval '5 minutes' AND l.status IS NOT NULL AND l.entry_type <> 'hold'
+	              GROUP BY 1) a ON a.status = s.status
+	 ORDER BY 1;
+END;
+
+-- Per maintenance job: seconds since its last successful run (since 1970
+-- when it never ran), the run in progress, and the failed and interrupted
+-- runs of the last hour.
+CREATE FUNCTION credits.metrics_maintenance()
+RETURNS TABLE (job text, last_success_age_seconds double precision, last_success_timestamp_seconds double precision,
+               running integer, running_seconds double precision, running_batches bigint, running_rows bigint,
+               failed_last_hour bigint, interrupted_last_hour bigint)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT j.job,
+	       extract(epoch FROM now() - coalesce(s.finished_at, 'epoch'))::double precision,
+	       extract(epoch FROM coalesce(s.finished_at, 'epoch'))::double precision,
+	       coalesce(r.running, 0),
+	       coalesce(r.running_seconds, 0),
+	       coalesce(r.running_batches, 0),
+	       coalesce(r.running_rows, 0),
+	       coalesce(r.failed, 0),
+	       coalesce(r.interrupted, 0)
+	  FROM (VALUES ('renew_subscriptions'), ('expire_grants'), ('expire_holds'), ('verify')) j(job)
+	  LEFT JOIN LATERAL (SELECT l.finished_at FROM credits.maintenance_log l
+	                      WHERE l.job = j.job AND l.finished_at IS NOT NULL AND l.error IS NULL
+	                      ORDER BY l.started_at DESC LIMIT 1) s ON true
+	  LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE m.state = 'running')::integer AS running,
+	                            extract(epoch FROM now() - min(m.started_at) FILTER (WHERE m.state = 'running'))::double precision
+	                                AS running_seconds,
+	                            sum(m.batches) FILTER (WHERE m.state = 'running') AS running_batches,
+	                            sum(m.rows_done) FILTER (WHERE m.state = 'running') AS running_rows,
+	                            count(*) FILTER (WHERE m.state = 'failed' AND m.finished_at > now() - interval '1 hour')
+	                                AS failed,
+	                            count(*) FILTER (WHERE m.state = 'interrupted' AND m.started_at > now() - interval '1 hour')
+	                                AS interrupted
+	                       FROM credits.maintenance_runs m
+	                      WHERE m.job = j.job AND (m.finished_at IS NULL OR m.finished_at > now() - interval '1 hour')) r
+	         ON true
+	 ORDER BY 1;
+END;
+
+COMMENT ON VIEW credits.maintenance_runs IS 'One row per maintenance run of the last week: state, batches and rows done, error.';
+COMMENT ON PROCEDURE credits.record_verify() IS 'Runs verify() and keeps its problem count for monitoring (schedule it hourly).';
+COMMENT ON FUNCTION credits.metrics() IS 'Gauges for monitoring: ledger entries, pools at zero or below alert, overdue work, verify problems, open top-ups.';
+COMMENT ON FUNCTION credits.metrics_charge_attempts() IS 'Charge attempts of the last 5 minutes, by status, for monitoring.';
+COMMENT ON FUNCTION credits.metrics_maintenance() IS 'Per maintenance job: age of the last successful run, the run in progress, recent failures.';
+
+GRANT EXECUTE ON FUNCTION credits._maintenance_batch(text, timestamptz) TO credits_owner;
+
+-- Monitoring (0.3): progress of maintenance runs, a cached verify(), and
+-- the aggregates of monitoring/queries.yaml for credits_monitor.
+GRANT EXECUTE ON FUNCTION credits._maintenance_run_start(text, timestamptz),
+	credits._maintenance_run_batch(bigint, bigint),
+	credits._maintenance_run_end(bigint, text, text),
+	credits._maintenance_step(bigint, text, timestamptz),
+	credits._reraise(text, text, text, text)
+TO credits_owner;
+GRANT EXECUTE ON PROCEDURE credits.record_verify() TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits._session_busy(integer, timestamptz) TO credits_reader;
+GRANT SELECT ON credits.maintenance_runs TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.metrics(), credits.metrics_charge_attempts(), credits.metrics_maintenance()
+TO credits_monitor;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA credits FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA credits FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA credits FROM PUBLIC;
+-- (end of operations 0.3)

@@ -7,7 +7,8 @@
 \set SHOW_CONTEXT never
 
 SET client_min_messages = warning;
-DROP ROLE IF EXISTS regress_roles_nobody, regress_roles_schema_only, regress_roles_web, regress_roles_admin;
+DROP ROLE IF EXISTS regress_roles_nobody, regress_roles_schema_only, regress_roles_web, regress_roles_admin,
+	regress_roles_exporter;
 RESET client_min_messages;
 
 -------------------------------------------------------------------------------
@@ -48,7 +49,8 @@ INSERT INTO contract VALUES
 	('set_auto_topup', 'owner'), ('remove_auto_topup', 'owner'), ('cancel_topup_request', 'owner'),
 	('subscribe', 'owner'), ('cancel_subscription', 'owner'), ('change_subscription', 'owner'),
 	('renew_subscriptions', 'owner'), ('expire_grants', 'owner'), ('expire_holds', 'owner'),
-	('maintain', 'owner'), ('verify', 'owner'),
+	('maintain', 'owner'), ('verify', 'owner'), ('record_verify', 'owner'),
+	('metrics', 'monitor'), ('metrics_charge_attempts', 'monitor'), ('metrics_maintenance', 'monitor'),
 	('charge', 'app'), ('try_charge', 'app'), ('charge_usage', 'app'), ('charge_many', 'app'), ('try_charge_usage', 'app'),
 	('reserve', 'app'), ('capture', 'app'), ('release', 'app'), ('extend_hold', 'app'),
 	('balance', 'app, reader'),
@@ -71,6 +73,7 @@ SELECT p.oid::regprocedure AS function, c.who AS contract,
         OR has_function_privilege('credits_owner', p.oid, 'EXECUTE') <> (c.who <> 'nobody')
         OR has_function_privilege('credits_app', p.oid, 'EXECUTE') <> (c.who LIKE '%app%')
         OR has_function_privilege('credits_reader', p.oid, 'EXECUTE') <> (c.who LIKE '%reader%')
+        OR has_function_privilege('credits_monitor', p.oid, 'EXECUTE') <> (c.who LIKE '%monitor%')
         OR has_function_privilege('public', p.oid, 'EXECUTE'));
 
 -- Internal functions (names starting with "_"): never PUBLIC or credits_app;
@@ -82,10 +85,12 @@ SELECT p.oid::regprocedure AS function, g.grantee
  WHERE p.pronamespace = 'credits'::regnamespace
    AND p.proname LIKE '\_%'
    AND has_function_privilege(g.grantee, p.oid, 'EXECUTE')
-   AND NOT (g.grantee IN ('credits_reader', 'credits_owner') AND p.proname IN ('_to_credits', '_period_start', '_period_at', '_flows'))
+   AND NOT (g.grantee IN ('credits_reader', 'credits_owner')
+            AND p.proname IN ('_to_credits', '_period_start', '_period_at', '_flows', '_session_busy'))
    AND NOT (g.grantee = 'credits_owner'
             AND p.proname IN ('_require', '_in_transaction_block', '_maintenance_lock',
-                              '_maintenance_batch', '_run_maintenance'));
+                              '_maintenance_batch', '_run_maintenance', '_maintenance_run_start',
+                              '_maintenance_run_batch', '_maintenance_run_end', '_maintenance_step', '_reraise'));
 
 -- Every API function runs as its owner (SECURITY DEFINER) with a fixed
 -- search_path. Procedures are not checked: one that commits between batches
@@ -357,7 +362,29 @@ SELECT entry_type, actor, member, amount
   FROM credits.ledger_entries WHERE pool = 'roles_acme' AND actor <> session_user ORDER BY entry_id;
 
 -------------------------------------------------------------------------------
+-- docs example (docs/operations.md): the exporter's login gets pg_monitor and
+-- credits_monitor, which runs the metrics functions (counts only) and
+-- reads nothing else
+-------------------------------------------------------------------------------
+CREATE ROLE regress_roles_exporter NOLOGIN;   -- in production: LOGIN PASSWORD ...
+GRANT pg_monitor, credits_monitor TO regress_roles_exporter;
+SET ROLE regress_roles_exporter;
+SELECT pools_at_zero >= 0 AS metrics FROM credits.metrics();
+SELECT count(*) AS statuses FROM credits.metrics_charge_attempts();
+SELECT count(*) AS jobs FROM credits.metrics_maintenance();
+SELECT * FROM credits.ledger;
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM credits.maintenance_runs;
+\echo :LAST_ERROR_SQLSTATE
+SELECT credits.balance('roles_acme');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM credits.verify();
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+
+-------------------------------------------------------------------------------
 -- Clean up (roles are cluster-wide)
 -------------------------------------------------------------------------------
-DROP ROLE regress_roles_nobody, regress_roles_schema_only, regress_roles_web, regress_roles_admin;
+DROP ROLE regress_roles_nobody, regress_roles_schema_only, regress_roles_web, regress_roles_admin,
+	regress_roles_exporter;
 SELECT * FROM credits.verify();

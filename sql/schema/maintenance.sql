@@ -20,11 +20,11 @@ BEGIN
 END
 $$;
 
--- One batch of maintenance job `p_job`; false when nothing was left. (Here,
--- with a pinned search_path: in the procedure below, even `=` would be the
--- caller's.)
+-- One batch of maintenance job `p_job`: how many rows it did, 0 when nothing
+-- was left. (Here, with a pinned search_path: in the procedure below, even
+-- `=` would be the caller's.)
 CREATE FUNCTION credits._maintenance_batch(p_job text, p_as_of timestamptz)
-RETURNS boolean
+RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -37,21 +37,121 @@ BEGIN
 END
 $$;
 
--- Runs maintenance job `p_job` (expire_holds, renew_subscriptions or
--- expire_grants) as of `p_as_of`: nothing on a standby or while another
--- session runs the same job; otherwise the job's batches until none is left.
--- Called as a top-level CALL it commits after each batch, then takes the
--- job's lock again (it ended with the transaction) or yields to a run that
--- took it meanwhile; inside a transaction block it does all in that one.
+-- Progress of maintenance runs, in credits.maintenance_log: one call to
+-- start a run, one per batch (in the batch's transaction, so the row shows
+-- what has committed), one to finish or fail it. Small and separate, so that
+-- any driver can call them. A run killed halfway keeps finished_at NULL; the
+-- next run is a new row, and goes on where the killed one stopped because
+-- every job selects its work by state (grants past expiry not yet expired,
+-- holds past their TTL still pending, periods due not yet issued).
+CREATE FUNCTION credits._maintenance_run_start(p_job text, p_as_of timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_run bigint;
+BEGIN
+	-- a week of history per job (a job scheduled every minute: ~10,000 rows)
+	DELETE FROM credits.maintenance_log l WHERE l.job = p_job AND l.started_at < now() - interval '7 days';
+	INSERT INTO credits.maintenance_log (job, as_of, pid, started_at)
+	VALUES (p_job, p_as_of, pg_backend_pid(), clock_timestamp())
+	RETURNING run_id INTO v_run;
+	RETURN v_run;
+END
+$$;
+
+CREATE FUNCTION credits._maintenance_run_batch(p_run bigint, p_rows bigint)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE credits.maintenance_log
+	   SET batches = batches + 1, rows_done = rows_done + p_rows, last_batch_at = clock_timestamp()
+	 WHERE run_id = p_run;
+END;
+
+-- Ends a run: finished, or failed with an error (its SQLSTATE and message).
+CREATE FUNCTION credits._maintenance_run_end(p_run bigint, p_sqlstate text, p_message text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE credits.maintenance_log
+	   SET finished_at = clock_timestamp(), error = p_sqlstate || ': ' || p_message
+	 WHERE run_id = p_run;
+END;
+
+-- One step of run `p_run` of job `p_job`: a batch, recorded in the run's row
+-- in the batch's transaction; false when nothing was left. The job verify
+-- is one step that records the number of problems verify() finds.
+CREATE FUNCTION credits._maintenance_step(p_run bigint, p_job text, p_as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_rows integer;
+BEGIN
+	IF p_job = 'verify' THEN
+		UPDATE credits.maintenance_log SET problems = (SELECT count(*) FROM credits.verify()) WHERE run_id = p_run;
+		RETURN false;
+	END IF;
+	v_rows := credits._maintenance_batch(p_job, p_as_of);
+	IF v_rows = 0 THEN
+		RETURN false;
+	END IF;
+	PERFORM credits._maintenance_run_batch(p_run, v_rows);
+	RETURN true;
+END
+$$;
+
+-- Raises again an error caught earlier, with its SQLSTATE, message, detail
+-- and hint (RAISE takes no NULL option; an empty detail or hint is none).
+CREATE FUNCTION credits._reraise(p_state text, p_message text, p_detail text, p_hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_detail text := nullif(p_detail, '');
+	v_hint text := nullif(p_hint, '');
+BEGIN
+	IF v_detail IS NOT NULL AND v_hint IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail, HINT = v_hint;
+	ELSIF v_detail IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail;
+	ELSIF v_hint IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, HINT = v_hint;
+	END IF;
+	RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message;
+END
+$$;
+
+-- Runs maintenance job `p_job` (expire_holds, renew_subscriptions,
+-- expire_grants, or verify: one step that counts verify()'s problems) as of
+-- `p_as_of`: nothing on a standby or while another session runs the same
+-- job; otherwise the job's batches until none is left.
+-- Called as a top-level CALL it commits the run's row, then after each batch,
+-- then takes the job's lock again (it ended with the transaction) or yields
+-- to a run that took it meanwhile; inside a transaction block it does all in
+-- that one. A batch that fails is rolled back, the run is marked failed (and
+-- committed, at top level), and the error raised again.
 -- Procedures that COMMIT may not be SECURITY DEFINER nor SET search_path:
--- this one and the three that call it only call the extension's own
--- SECURITY DEFINER functions, schema-qualified (pg_catalog is searched first
--- for everything else).
+-- this one and the four that call it only call the extension's own
+-- SECURITY DEFINER functions, schema-qualified, and use no operator (the
+-- caller's search_path may put its own before pg_catalog's).
 CREATE PROCEDURE credits._run_maintenance(p_job text, as_of timestamptz)
 LANGUAGE plpgsql
 AS $$
 DECLARE
 	v_commit boolean := NOT credits._in_transaction_block();
+	v_run bigint;
+	v_more boolean;
+	v_state text;
+	v_message text;
+	v_detail text;
+	v_hint text;
 BEGIN
 	PERFORM credits._require('as_of', as_of);
 	IF NOT pg_catalog.isfinite(as_of) THEN
@@ -60,12 +160,30 @@ BEGIN
 	IF NOT credits._maintenance_lock(p_job) THEN
 		RETURN;
 	END IF;
-	WHILE credits._maintenance_batch(p_job, as_of) LOOP
+	v_run := credits._maintenance_run_start(p_job, as_of);
+	IF v_commit THEN
+		COMMIT;
+	END IF;
+	WHILE NOT v_commit OR credits._maintenance_lock(p_job) LOOP
+		BEGIN
+			v_more := credits._maintenance_step(v_run, p_job, as_of);
+		EXCEPTION WHEN OTHERS OR query_canceled THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			v_more := false;
+		END;
+		EXIT WHEN NOT v_more;
 		IF v_commit THEN
 			COMMIT;
-			EXIT WHEN NOT credits._maintenance_lock(p_job);
 		END IF;
 	END LOOP;
+	PERFORM credits._maintenance_run_end(v_run, v_state, v_message);
+	IF v_state IS NOT NULL THEN
+		IF v_commit THEN
+			COMMIT;
+		END IF;
+		PERFORM credits._reraise(v_state, v_message, v_detail, v_hint);
+	END IF;
 END
 $$;
 
@@ -310,8 +428,9 @@ END
 $$;
 
 -- One batch of renew_subscriptions: up to 100 subscriptions due at `as_of`.
+-- Returns how many it renewed.
 CREATE FUNCTION credits._renew_batch(p_as_of timestamptz)
-RETURNS boolean
+RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -319,7 +438,7 @@ DECLARE
 	v_id bigint;
 	v_pool bigint;
 	s credits.subscriptions;
-	v_any boolean := false;
+	v_count integer := 0;
 BEGIN
 	FOR v_pool, v_id IN
 		SELECT x.pool_id, x.subscription_id FROM credits.subscriptions x
@@ -333,9 +452,9 @@ BEGIN
 		 WHERE x.pool_id = v_pool AND x.subscription_id = v_id AND x.cancelled_at IS NULL;
 		CONTINUE WHEN NOT FOUND;
 		PERFORM credits._issue_periods(s, p_as_of);
-		v_any := true;
+		v_count := v_count + 1;
 	END LOOP;
-	RETURN v_any;
+	RETURN v_count;
 END
 $$;
 
@@ -351,15 +470,15 @@ $$;
 -- their pools locked in pool order. Each expiry is one ledger entry dated at
 -- the grant's expires_at. Held parts stay with their holds. No temp table:
 -- one in the caller's pg_temp with the same name would be used instead.
+-- Returns how many grants it took (0: none was left).
 CREATE FUNCTION credits._expire_batch(p_as_of timestamptz)
-RETURNS boolean
+RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_grants bigint[];
 	v_pool bigint;
-	v_any boolean := false;
 BEGIN
 	SELECT array_agg(d.grant_id) INTO v_grants
 	  FROM (SELECT g.grant_id FROM credits.grants g
@@ -367,7 +486,6 @@ BEGIN
 	         ORDER BY g.expires_at LIMIT 50) d;
 	FOR v_pool IN SELECT DISTINCT g.pool_id FROM credits.grants g WHERE g.grant_id = ANY (v_grants) ORDER BY 1 LOOP
 		PERFORM credits._lock_pool_id(v_pool);
-		v_any := true;
 	END LOOP;
 	-- read what remains only now, under the pool locks
 	WITH expired AS (
@@ -382,7 +500,7 @@ BEGIN
 	  FROM expired e
 	 WHERE e.was > 0
 	 ORDER BY e.expires_at, e.grant_id;
-	RETURN v_any;
+	RETURN coalesce(cardinality(v_grants), 0);
 END
 $$;
 

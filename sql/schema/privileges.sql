@@ -96,3 +96,17 @@ GRANT EXECUTE ON FUNCTION credits.set_auto_topup(text, numeric, numeric), credit
 TO credits_owner;
 GRANT SELECT ON credits.topup_requests TO credits_reader;
 GRANT EXECUTE ON FUNCTION credits.change_subscription(text, text, numeric, integer, numeric) TO credits_owner;
+
+-- Monitoring (0.3): progress of maintenance runs, a cached verify(), and
+-- the aggregates of monitoring/queries.yaml for credits_monitor.
+GRANT EXECUTE ON FUNCTION credits._maintenance_run_start(text, timestamptz),
+	credits._maintenance_run_batch(bigint, bigint),
+	credits._maintenance_run_end(bigint, text, text),
+	credits._maintenance_step(bigint, text, timestamptz),
+	credits._reraise(text, text, text, text)
+TO credits_owner;
+GRANT EXECUTE ON PROCEDURE credits.record_verify() TO credits_owner;
+GRANT EXECUTE ON FUNCTION credits._session_busy(integer, timestamptz) TO credits_reader;
+GRANT SELECT ON credits.maintenance_runs TO credits_reader;
+GRANT EXECUTE ON FUNCTION credits.metrics(), credits.metrics_charge_attempts(), credits.metrics_maintenance()
+TO credits_monitor;

@@ -12,10 +12,16 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'credits_owner') THEN
 		CREATE ROLE credits_owner NOLOGIN;
 	END IF;
+	-- the aggregates monitoring reads (granted to the exporter's login)
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'credits_monitor') THEN
+		CREATE ROLE credits_monitor NOLOGIN;
+	END IF;
 END
 $roles$;
 GRANT credits_app TO credits_owner;
 GRANT credits_reader TO credits_owner;
+GRANT credits_monitor TO credits_owner;
 
 REVOKE ALL ON SCHEMA credits FROM PUBLIC;
 GRANT USAGE ON SCHEMA credits TO credits_reader, credits_app, credits_owner;
+GRANT USAGE ON SCHEMA credits TO credits_monitor;

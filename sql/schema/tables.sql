@@ -172,6 +172,10 @@ CREATE INDEX ledger_calls_idx ON credits.ledger (pool_id, member, feature, at)
 CREATE INDEX ledger_pool_calls_idx ON credits.ledger (pool_id, feature, at)
 	WHERE status = 'succeeded' AND feature IS NOT NULL;
 CREATE INDEX ledger_hold_id_idx ON credits.ledger (hold_id) WHERE hold_id IS NOT NULL;
+-- Monitoring counts the attempts of the last minutes (credits.metrics_charge_attempts):
+-- the ledger is appended in time order, so a BRIN index finds the recent
+-- pages for almost nothing, and costs a charge almost nothing to keep.
+CREATE INDEX ledger_at_brin_idx ON credits.ledger USING brin (at);
 
 -- The ledger is append-only, whatever path writes.
 CREATE FUNCTION credits._ledger_append_only()
@@ -341,6 +345,27 @@ CREATE UNIQUE INDEX topup_requests_id_idx ON credits.topup_requests (request_id)
 CREATE UNIQUE INDEX topup_requests_open_idx ON credits.topup_requests (pool_id) WHERE status = 'open';
 CREATE UNIQUE INDEX topup_requests_key_idx ON credits.topup_requests (pool_id, idempotency_key);
 
+-- One row per run of a maintenance job (expire_grants, renew_subscriptions,
+-- expire_holds, verify), updated in the transaction of each batch, so it
+-- shows what has committed. A run whose session died keeps finished_at NULL
+-- (credits.maintenance_runs shows it as interrupted).
+CREATE TABLE credits.maintenance_log (
+	run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	job text NOT NULL,
+	as_of timestamptz NOT NULL,
+	pid integer NOT NULL,
+	started_at timestamptz NOT NULL,
+	last_batch_at timestamptz,
+	finished_at timestamptz,
+	batches integer NOT NULL DEFAULT 0,
+	rows_done bigint NOT NULL DEFAULT 0,
+	-- verify: the problems it found
+	problems bigint,
+	-- SQLSTATE and message of the error that ended the run
+	error text
+);
+CREATE INDEX maintenance_log_job_idx ON credits.maintenance_log (job, started_at);
+
 -- pg_dump keeps the rows of extension tables marked as configuration (and
 -- the sequences' positions, so no restored id is handed out again).
 SELECT pg_catalog.pg_extension_config_dump('credits.pools', '');
@@ -364,6 +389,8 @@ SELECT pg_catalog.pg_extension_config_dump('credits.alerts_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.write_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.topup_requests', '');
 SELECT pg_catalog.pg_extension_config_dump('credits.topup_request_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log', '');
+SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log_run_id_seq', '');
 
 -- What charge(), try_charge(), charge_usage(), try_charge_usage() and
 -- capture() return. reason: NULL when succeeded, else the message of the
