@@ -93,8 +93,10 @@ Micros Balance(const std::string &pool, const std::optional<std::string> &member
 
 CREDITS_FUNCTION(credits_balance) {
 	RequireArg(fcinfo, 0, "pool");
-	Micros balance =
-	    Balance(TextArg(fcinfo, 0), OptionalKeyArg(fcinfo, 1, "member"), OptionalKeyArg(fcinfo, 2, "feature"));
+	// a schema before 0.3 declares balance(pool, member): no third argument
+	const std::optional<std::string> feature =
+	    PG_NARGS() > 2 ? OptionalKeyArg(fcinfo, 2, "feature") : std::optional<std::string>();
+	Micros balance = Balance(TextArg(fcinfo, 0), OptionalKeyArg(fcinfo, 1, "member"), feature);
 	return MicrosToNumeric(balance);
 }
 

@@ -34,9 +34,6 @@ namespace {
 
 bool layout_known = false;
 Layout layout;
-// The EPQ state the row routines want for BEFORE ROW UPDATE triggers; never
-// used to recheck, since every row written is under its pool's lock.
-EPQState epq_state;
 
 // required false: a relation a schema before 0.2 lacks (holds).
 Oid RelationOid(Oid ns, const char *name, bool required = true) {
@@ -222,7 +219,7 @@ Rows::Rows(Access access) : access_(access) {
 		ExecInitRangeTable(estate_, range_table);
 		if (write) {
 			estate_->es_output_cid = GetCurrentCommandId(true);
-			EvalPlanQualInit(&epq_state, estate_, nullptr, NIL, -1);
+			EvalPlanQualInit(&epq_state_, estate_, nullptr, NIL, -1);
 			AfterTriggerBeginQuery();
 		}
 	});
@@ -235,7 +232,7 @@ void Rows::Finish() {
 			EndScan();
 		if (write) {
 			AfterTriggerEndQuery(estate_);
-			EvalPlanQualEnd(&epq_state);
+			EvalPlanQualEnd(&epq_state_);
 		}
 		if (write)
 			ExecCloseResultRelations(estate_); // and the indexes opened
@@ -401,7 +398,7 @@ void Rows::UpdateRow(Open &t, TupleTableSlot *old_slot, TupleTableSlot *new_slot
 	ItemPointer tid = &old_slot->tts_tid;
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 	if (t.info->ri_TrigDesc && t.info->ri_TrigDesc->trig_update_before_row &&
-	    !ExecBRUpdateTriggers(estate_, &epq_state, t.info, tid, nullptr, new_slot, nullptr))
+	    !ExecBRUpdateTriggers(estate_, &epq_state_, t.info, tid, nullptr, new_slot, nullptr))
 		return; // a trigger skipped it
 	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
 		ExecComputeStoredGenerated(t.info, estate_, new_slot, CMD_UPDATE);

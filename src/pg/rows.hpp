@@ -196,6 +196,9 @@ private:
 	void UpdateRow(Open &table, TupleTableSlot *old_slot, TupleTableSlot *new_slot);
 
 	EState *estate_ = nullptr;
+	// what the row routines want for BEFORE ROW UPDATE triggers; never used
+	// to recheck, since every row written is under its pool's lock
+	EPQState epq_state_{};
 	Open open_[kTableCount] = {};
 	IndexScanDesc scan_ = nullptr;
 	Relation scan_index_ = nullptr;
