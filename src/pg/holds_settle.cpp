@@ -18,16 +18,6 @@ namespace credits::pg {
 
 namespace {
 
-struct Column {
-	Datum value;
-	bool null;
-};
-Column Get(TupleTableSlot *slot, AttrNumber attnum) {
-	if (attnum == 0)
-		return {Datum(0), true};
-	return {slot->tts_values[attnum - 1], slot->tts_isnull[attnum - 1]};
-}
-
 struct HeldPart {
 	int64_t grant_id;
 	Micros held;

@@ -56,18 +56,6 @@ Statement find_budget{"SELECT used, held, credit_limit, period, period_start FRO
                       {INT8OID, TEXTOID}};
 enum BudgetColumn { kBudgetUsed = 1, kBudgetHeld, kBudgetLimit, kBudgetPeriod, kBudgetPeriodStart };
 
-// A column of the row in a slot (all columns deformed); NULL when the
-// installed release has no such column (attnum 0).
-struct Column {
-	Datum value;
-	bool null;
-};
-Column Get(TupleTableSlot *slot, AttrNumber attnum) {
-	if (attnum == 0)
-		return {Datum(0), true};
-	return {slot->tts_values[attnum - 1], slot->tts_isnull[attnum - 1]};
-}
-
 // Finds the pool's row by its key into Slot(kPools); CR004 when none.
 void FindPool(Rows &rows, const std::string &pool, Snapshot snapshot) {
 	ScanKeyValue key{StringToText(pool), true};

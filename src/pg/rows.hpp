@@ -119,6 +119,18 @@ struct Layout {
 const Layout &CurrentLayout();
 void ResetLayout();
 
+// A column of the row in a slot (all columns deformed); NULL when the
+// installed release has no such column (attnum 0).
+struct Column {
+	Datum value;
+	bool null;
+};
+inline Column Get(TupleTableSlot *slot, AttrNumber attnum) {
+	if (attnum == 0)
+		return {Datum(0), true};
+	return {slot->tts_values[attnum - 1], slot->tts_isnull[attnum - 1]};
+}
+
 // A key column of an index scan: equality on the index's `column`-th column.
 struct ScanKeyValue {
 	Datum value;
