@@ -55,14 +55,6 @@ std::optional<ChargeOutcome> ReplayCharge(SpiSession &spi, int64_t pool_id, cons
 	return out;
 }
 
-// The row of a lot the spend read.
-ItemPointerData LotRow(const LockedPool &pool, int64_t grant_id) {
-	for (size_t i = 0; i < pool.lots.size(); ++i)
-		if (pool.lots[i].grant_id == grant_id)
-			return pool.lot_rows[i];
-	throw Error(sqlstate::kInsufficientCredits, "credits changed during a charge");
-}
-
 // Records what a charge attempt took: from the grants, the member's usage
 // (an update, which the usage guard checks, or the enrolment of a member
 // the pool did not know), and the ledger: the head entry, which carries the

@@ -39,14 +39,6 @@ std::optional<int64_t> ReplayHold(SpiSession &spi, int64_t pool_id, const SpendR
 	return spi.Int64(0, kKeyHoldId);
 }
 
-// The row of a lot the spend read.
-ItemPointerData LotRow(const LockedPool &pool, int64_t grant_id) {
-	for (size_t i = 0; i < pool.lots.size(); ++i)
-		if (pool.lots[i].grant_id == grant_id)
-			return pool.lot_rows[i];
-	throw Error(sqlstate::kInsufficientCredits, "credits changed during a hold");
-}
-
 // Records a hold: the hold and its parts, the grants' held credits, the
 // member's held usage (an update the usage guard checks, or the enrolment
 // of a member the pool did not know), the ledger's head entry and one entry
@@ -227,12 +219,13 @@ int64_t HoldPool(Rows &rows, int64_t hold_id) {
 	return pool_id;
 }
 
-// The hold, its pool locked: CR006 when it is no longer pending.
-PendingHold LockPendingHold(Rows &rows, int64_t pool_id, int64_t hold_id, Timestamp now) {
+// The hold, its pool (key `pool`) locked by the caller: CR006 when it is
+// no longer pending.
+PendingHold ReadPendingHold(Rows &rows, int64_t pool_id, const std::string &pool, int64_t hold_id) {
 	const Layout &l = CurrentLayout();
 	PendingHold h;
 	h.pool_id = pool_id;
-	h.pool = LockPoolById(rows, pool_id, now);
+	h.pool = pool;
 	ScanKeyValue keys[] = {{Int64GetDatum(pool_id), false}, {Int64GetDatum(hold_id), false}};
 	rows.BeginScan(Table::kHolds, l.holds_pkey, keys, 2, rows.WriteSnapshot());
 	if (!rows.Next())
@@ -257,6 +250,12 @@ PendingHold LockPendingHold(Rows &rows, int64_t pool_id, int64_t hold_id, Timest
 		                TimestampText(expires_at) + ".",
 		            status == "lapsed" ? "Reserve again with a longer ttl." : "A hold is settled once.");
 	return h;
+}
+
+// The hold, its pool locked (as every write locks it): CR006 when it is no
+// longer pending.
+PendingHold LockPendingHold(Rows &rows, int64_t pool_id, int64_t hold_id, Timestamp now) {
+	return ReadPendingHold(rows, pool_id, LockPoolById(rows, pool_id, now), hold_id);
 }
 
 // What the pool can spend now, and the member's usage in its period.
@@ -309,12 +308,9 @@ CaptureResult RunCapture(FunctionCallInfo fcinfo) {
 	Datum key_args[] = {Int64GetDatum(pool_id), key ? StringToText(*key) : Datum(0), Int64GetDatum(hold_id),
 	                    PG_ARGISNULL(1) ? Datum(0) : PG_GETARG_DATUM(1), BoolGetDatum(allow_more)};
 	bool key_nulls[] = {false, !key, false, PG_ARGISNULL(1), false};
-	PendingHold h;
-	bool locked = false;
+	const std::string pool = LockPoolById(rows, pool_id, now);
+	// before the pending check: a retried capture settled the hold
 	if (key) {
-		// before the pending check: the retried capture settled the hold
-		h.pool = LockPoolById(rows, pool_id, now);
-		locked = true;
 		if (spi.Run(find_capture_key, key_args, key_nulls) > 0) {
 			if (!spi.Bool(0, kSame))
 				throw Error(sqlstate::kIdempotencyConflict,
@@ -334,9 +330,7 @@ CaptureResult RunCapture(FunctionCallInfo fcinfo) {
 			return replay;
 		}
 	}
-	if (!locked)
-		HoldPool(rows, hold_id);
-	h = LockPendingHold(rows, pool_id, hold_id, now);
+	const PendingHold h = ReadPendingHold(rows, pool_id, pool, hold_id);
 	const Micros take = whole ? h.amount : amount;
 	if (take > h.amount && !allow_more)
 		throw Error(sqlstate::kInvalidParameter,

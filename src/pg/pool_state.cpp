@@ -324,6 +324,13 @@ std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now) {
 	return pool;
 }
 
+ItemPointerData LotRow(const PoolState &pool, int64_t grant_id) {
+	for (size_t i = 0; i < pool.lots.size(); ++i)
+		if (pool.lots[i].grant_id == grant_id)
+			return pool.lot_rows[i];
+	throw Error(sqlstate::kInsufficientCredits, "credits changed during a spend");
+}
+
 void ReadStateOf(Rows &rows, PoolState &state, const std::string &member, Timestamp now) {
 	ReadState(rows, state, member, std::nullopt, now, rows.WriteSnapshot());
 }

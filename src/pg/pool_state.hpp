@@ -71,6 +71,9 @@ struct LockedPool : PoolState {
 // SERIALIZABLE a pool changed since the transaction's snapshot raises 40001.
 LockedPool LockPool(Rows &rows, const SpendRequest &request, Timestamp now, std::optional<Timestamp> hold_expiry);
 
+// Where the grant row of one of the pool's lots is (as read).
+ItemPointerData LotRow(const PoolState &pool, int64_t grant_id);
+
 // Reads the member and the live lots of the pool state.pool_id (locked by
 // this transaction) as they are now.
 void ReadStateOf(Rows &rows, PoolState &state, const std::string &member, Timestamp now);
