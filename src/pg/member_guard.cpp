@@ -9,6 +9,7 @@
 #include "core/usage.hpp"
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
+#include "pg/rows.hpp"
 #include "pg/spi.hpp"
 
 namespace credits::pg {
@@ -23,34 +24,33 @@ struct MemberRow {
 	std::optional<std::string> budget;
 };
 
+// The row's columns, at the positions the per-backend layout found (0: a
+// column the installed release lacks).
 MemberRow ReadRow(HeapTuple tuple, TupleDesc desc) {
+	const AttrNumber *col = CurrentLayout().members;
 	MemberRow row;
-	auto get = [&](const char *column, bool *isnull) {
-		return Guard([&] {
-			int attnum = SPI_fnumber(desc, column);
-			if (attnum <= 0)
-				elog(ERROR, "credits: members has no column %s", column);
-			return heap_getattr(tuple, attnum, desc, isnull);
-		});
+	// heap_getattr only reads the tuple: it cannot raise
+	auto get = [&](int which, bool *isnull) -> Datum {
+		if (col[which] == 0) {
+			*isnull = true;
+			return Datum(0);
+		}
+		return heap_getattr(tuple, col[which], desc, isnull);
 	};
 	bool isnull;
-	row.pool_id = DatumGetInt64(get("pool_id", &isnull));
-	row.member = DatumToString(get("member", &isnull));
-	Datum limit = get("credit_limit", &isnull);
+	row.pool_id = DatumGetInt64(get(MemberCol::kPoolId, &isnull));
+	row.member = DatumToString(get(MemberCol::kMember, &isnull));
+	Datum limit = get(MemberCol::kCreditLimit, &isnull);
 	if (!isnull)
 		row.usage.limit = DatumGetInt64(limit);
-	row.usage.period = ParsePeriod(DatumToString(get("period", &isnull))).value_or(Period::kMonth);
-	row.period_start = DatumGetTimestampTz(get("period_start", &isnull));
-	row.usage.used = DatumGetInt64(get("used", &isnull));
-	row.usage.held = DatumGetInt64(get("held", &isnull));
-	row.usage.revoked = DatumGetBool(get("revoked", &isnull));
+	row.usage.period = ParsePeriod(DatumToString(get(MemberCol::kPeriod, &isnull))).value_or(Period::kMonth);
+	row.period_start = DatumGetTimestampTz(get(MemberCol::kPeriodStart, &isnull));
+	row.usage.used = DatumGetInt64(get(MemberCol::kUsed, &isnull));
+	row.usage.held = DatumGetInt64(get(MemberCol::kHeld, &isnull));
+	row.usage.revoked = DatumGetBool(get(MemberCol::kRevoked, &isnull));
 	// a schema before 0.3 has no budgets
-	int budget_column = Guard([&] { return SPI_fnumber(desc, "budget"); });
-	if (budget_column > 0) {
-		Datum budget = Guard([&] { return heap_getattr(tuple, budget_column, desc, &isnull); });
-		if (!isnull)
-			row.budget = DatumToString(budget);
-	}
+	if (Datum budget = get(MemberCol::kBudget, &isnull); !isnull)
+		row.budget = DatumToString(budget);
 	return row;
 }
 
@@ -107,6 +107,8 @@ CREDITS_FUNCTION(credits_member_usage_guard) {
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		throw Error("39P01", "credits._member_usage_guard() must be called as a trigger");
 	TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+	if (RelationGetRelid(trigger->tg_relation) != CurrentLayout().tables[static_cast<int>(Table::kMembers)])
+		throw Error("39P01", "credits._member_usage_guard() must be a trigger on credits.members");
 	TupleDesc desc = trigger->tg_relation->rd_att;
 	const bool update = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event);
 	HeapTuple new_tuple = update ? trigger->tg_newtuple : trigger->tg_trigtuple;
