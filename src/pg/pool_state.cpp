@@ -267,15 +267,11 @@ Error IdempotencyConflict(const std::string &key, const std::string &what, Micro
 
 namespace {
 
-// Locks the pool row in Slot(kPools), found with `snapshot`, and bumps its
-// version (lowering its next hold expiry to a new hold's); returns whether
-// the lock waited for a writer that committed (read again then).
-bool LockFoundPool(Rows &rows, Snapshot snapshot, LockedPool &locked, std::optional<Timestamp> hold_expiry,
-                   const std::string &what) {
+// Bumps the version of the pool row in Slot(kPools) (lowering its next hold
+// expiry to a new hold's); with `if_latest`, only if no other transaction
+// changed the row since it was read (false then).
+bool BumpPool(Rows &rows, LockedPool &locked, std::optional<Timestamp> hold_expiry, bool if_latest) {
 	const Layout &l = CurrentLayout();
-	bool moved = false;
-	if (!rows.LockRow(Table::kPools, snapshot, &moved))
-		throw UnknownPool(what); // dropped meanwhile
 	ReadPool(rows, locked);
 	TupleTableSlot *slot = rows.Slot(Table::kPools);
 	AttrNumber columns[2] = {l.pools[PoolCol::kVersion], l.pools[PoolCol::kNextHoldExpiry]};
@@ -288,7 +284,25 @@ bool LockFoundPool(Rows &rows, Snapshot snapshot, LockedPool &locked, std::optio
 		values[1] = TimestampTzGetDatum(*hold_expiry);
 		changed = 2;
 	}
+	if (if_latest)
+		return rows.UpdateIfLatest(Table::kPools, columns, values, nulls, changed);
 	rows.Update(Table::kPools, columns, values, nulls, changed);
+	return true;
+}
+
+// Locks the pool row in Slot(kPools), found with `snapshot`, by bumping its
+// version; returns whether the lock waited for a writer that committed (read
+// again then). The update goes straight to the row found when no one changed
+// it since (the common case: one write, no separate row lock); otherwise the
+// row is locked first, which follows it to its latest version.
+bool LockFoundPool(Rows &rows, Snapshot snapshot, LockedPool &locked, std::optional<Timestamp> hold_expiry,
+                   const std::string &what) {
+	bool moved = false;
+	if (!BumpPool(rows, locked, hold_expiry, true)) {
+		if (!rows.LockRow(Table::kPools, snapshot, &moved))
+			throw UnknownPool(what); // dropped meanwhile
+		BumpPool(rows, locked, hold_expiry, false);
+	}
 	locked.entry_id = NextEntryId();
 	return moved;
 }

@@ -369,37 +369,50 @@ bool Rows::LockRow(Table table, Snapshot snapshot, bool *moved) {
 
 void Rows::Update(Table table, const AttrNumber *columns, const Datum *values, const bool *nulls, int n) {
 	Open &t = Get(table);
-	Guard([&] {
-		TupleTableSlot *old_slot = t.slot, *new_slot = t.new_slot;
-		const int natts = old_slot->tts_tupleDescriptor->natts;
-		slot_getallattrs(old_slot);
-		ExecClearTuple(new_slot);
-		memcpy(new_slot->tts_values, old_slot->tts_values, natts * sizeof(Datum));
-		memcpy(new_slot->tts_isnull, old_slot->tts_isnull, natts * sizeof(bool));
-		// the columns an UPDATE would name (for triggers on columns)
-		RangeTblEntry *rte = exec_rt_fetch(t.info->ri_RangeTableIndex, estate_);
-		for (int i = 0; i < n; ++i) {
-			new_slot->tts_values[columns[i] - 1] = values[i];
-			new_slot->tts_isnull[columns[i] - 1] = nulls[i];
-			rte->updatedCols = bms_add_member(rte->updatedCols, columns[i] - FirstLowInvalidHeapAttributeNumber);
-		}
-		ExecStoreVirtualTuple(new_slot);
-		estate_->es_output_cid = GetCurrentCommandId(true); // after SPI statements of this call
-		UpdateRow(t, old_slot, new_slot);
-	});
+	Guard([&] { UpdateRow(t, NewVersion(t, columns, values, nulls, n), false); });
+}
+
+bool Rows::UpdateIfLatest(Table table, const AttrNumber *columns, const Datum *values, const bool *nulls, int n) {
+	Open &t = Get(table);
+	if (t.info->ri_TrigDesc && t.info->ri_TrigDesc->trig_update_before_row)
+		return false; // they would run twice when the row has moved
+	return Guard([&] { return UpdateRow(t, NewVersion(t, columns, values, nulls, n), true); });
+}
+
+// The new version of the row in the table's slot: its values with `n`
+// columns changed.
+TupleTableSlot *Rows::NewVersion(Open &t, const AttrNumber *columns, const Datum *values, const bool *nulls, int n) {
+	TupleTableSlot *old_slot = t.slot, *new_slot = t.new_slot;
+	const int natts = old_slot->tts_tupleDescriptor->natts;
+	slot_getallattrs(old_slot);
+	ExecClearTuple(new_slot);
+	memcpy(new_slot->tts_values, old_slot->tts_values, natts * sizeof(Datum));
+	memcpy(new_slot->tts_isnull, old_slot->tts_isnull, natts * sizeof(bool));
+	// the columns an UPDATE would name (for triggers on columns)
+	RangeTblEntry *rte = exec_rt_fetch(t.info->ri_RangeTableIndex, estate_);
+	for (int i = 0; i < n; ++i) {
+		new_slot->tts_values[columns[i] - 1] = values[i];
+		new_slot->tts_isnull[columns[i] - 1] = nulls[i];
+		rte->updatedCols = bms_add_member(rte->updatedCols, columns[i] - FirstLowInvalidHeapAttributeNumber);
+	}
+	ExecStoreVirtualTuple(new_slot);
+	estate_->es_output_cid = GetCurrentCommandId(true); // after SPI statements of this call
+	return new_slot;
 }
 
 // ExecSimpleRelationUpdate's steps, with the indexes opened only when the
 // new version needs index entries: most updates here are HOT (no indexed
 // column changes), and opening a table's indexes costs more than the
-// update.
-void Rows::UpdateRow(Open &t, TupleTableSlot *old_slot, TupleTableSlot *new_slot) {
+// update. `if_latest`: the row was read, not locked; false, with nothing
+// changed, when another transaction updated or deleted it since (the update
+// waits for one that holds it, as an UPDATE does).
+bool Rows::UpdateRow(Open &t, TupleTableSlot *new_slot, bool if_latest) {
 	Relation rel = t.relation;
-	ItemPointer tid = &old_slot->tts_tid;
+	ItemPointer tid = &t.slot->tts_tid;
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
 	if (t.info->ri_TrigDesc && t.info->ri_TrigDesc->trig_update_before_row &&
 	    !ExecBRUpdateTriggers(estate_, &epq_state_, t.info, tid, nullptr, new_slot, nullptr))
-		return; // a trigger skipped it
+		return true; // a trigger skipped it
 	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
 		ExecComputeStoredGenerated(t.info, estate_, new_slot, CMD_UPDATE);
 	if (rel->rd_att->constr)
@@ -407,7 +420,15 @@ void Rows::UpdateRow(Open &t, TupleTableSlot *old_slot, TupleTableSlot *new_slot
 	if (rel->rd_rel->relispartition)
 		ExecPartitionCheck(t.info, new_slot, estate_, true);
 	bool update_indexes = false;
-	simple_table_tuple_update(rel, tid, new_slot, estate_->es_snapshot, &update_indexes);
+	if (if_latest) {
+		TM_FailureData failure;
+		LockTupleMode lock_mode;
+		if (table_tuple_update(rel, tid, new_slot, GetCurrentCommandId(true), estate_->es_snapshot, InvalidSnapshot,
+		                       true, &failure, &lock_mode, &update_indexes) != TM_Ok)
+			return false;
+	} else {
+		simple_table_tuple_update(rel, tid, new_slot, estate_->es_snapshot, &update_indexes);
+	}
 	List *recheck = NIL;
 	if (update_indexes) {
 		if (!t.indexes_open) {
@@ -419,6 +440,7 @@ void Rows::UpdateRow(Open &t, TupleTableSlot *old_slot, TupleTableSlot *new_slot
 	}
 	ExecARUpdateTriggers(estate_, t.info, nullptr, nullptr, tid, nullptr, new_slot, recheck, nullptr, false);
 	list_free(recheck);
+	return true;
 }
 
 void Rows::Insert(Table table, Datum *values, bool *nulls) {

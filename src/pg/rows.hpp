@@ -188,6 +188,14 @@ public:
 	// values with `n` columns changed.
 	void Update(Table table, const AttrNumber *columns, const Datum *values, const bool *nulls, int n);
 
+	// The same for a row read but not locked: updates it if it is still the
+	// row's latest version, waiting, as an UPDATE does, for a writer that
+	// holds it. False, with nothing changed, when another transaction
+	// updated or deleted the row since it was read (lock it with LockRow,
+	// which follows it, then Update), and for a table with BEFORE UPDATE
+	// triggers. Saves a lock-only write (and its WAL record) before a write.
+	bool UpdateIfLatest(Table table, const AttrNumber *columns, const Datum *values, const bool *nulls, int n);
+
 	// Inserts a row (values and nulls in column order, as many as the table
 	// has columns).
 	void Insert(Table table, Datum *values, bool *nulls);
@@ -205,7 +213,8 @@ private:
 		bool opened;
 	};
 	Open &Get(Table table);
-	void UpdateRow(Open &table, TupleTableSlot *old_slot, TupleTableSlot *new_slot);
+	TupleTableSlot *NewVersion(Open &table, const AttrNumber *columns, const Datum *values, const bool *nulls, int n);
+	bool UpdateRow(Open &table, TupleTableSlot *new_slot, bool if_latest);
 
 	EState *estate_ = nullptr;
 	// what the row routines want for BEFORE ROW UPDATE triggers; never used
