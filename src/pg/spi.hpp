@@ -18,11 +18,15 @@ struct Statement {
 // One SPI connection for the life of a call. Finish() closes it and frees
 // everything allocated meanwhile, so results for PostgreSQL are built after
 // it. On the error path the connection is left to transaction abort, which
-// cleans it up.
+// cleans it up. A procedure called by a top-level CALL connects non-atomic
+// and may Commit(): the connection's memory (CurrentMemoryContext after
+// connecting) survives the commit.
 class SpiSession {
 public:
-	explicit SpiSession(bool read_only);
+	explicit SpiSession(bool read_only, bool nonatomic = false);
 	void Finish();
+	// Commits the transaction and starts a new one (non-atomic only).
+	void Commit();
 	SpiSession(const SpiSession &) = delete;
 	SpiSession &operator=(const SpiSession &) = delete;
 
