@@ -107,6 +107,7 @@ ErrorData *RunStep(SpiSession &spi, Datum run, Datum job, bool job_null, Datum a
 		const bool nulls[] = {false, job_null, false};
 		spi.Run(run_step, args, nulls);
 		*more = !spi.IsNull(0, 1) && spi.Bool(0, 1);
+		spi.FreeResult();
 		Guard([&] {
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(context);
@@ -134,7 +135,9 @@ void RunMaintenance(const std::optional<std::string> &job_name, Timestamp as_of,
 		Datum args[] = {job};
 		const bool nulls[] = {job_null};
 		spi.Run(take_lock, args, nulls);
-		return !spi.IsNull(0, 1) && spi.Bool(0, 1);
+		const bool locked = !spi.IsNull(0, 1) && spi.Bool(0, 1);
+		spi.FreeResult();
+		return locked;
 	};
 	if (!lock()) {
 		spi.Finish();
@@ -221,15 +224,14 @@ Statement expire_grants_batch{
     // (LATERAL ... OFFSET 0: one index scan a row, whatever a generic
     // plan guesses of a CTE's size)
     " due AS MATERIALIZED ("
-    "   SELECT d.pool_id, d.grant_id FROM (SELECT f.pool_id FROM first f ORDER BY f.pool_id) f,"
-    "          LATERAL (SELECT g.pool_id, g.grant_id FROM credits.grants g"
+    "   SELECT d.* FROM (SELECT f.pool_id FROM first f ORDER BY f.pool_id) f,"
+    "          LATERAL (SELECT g.pool_id, g.grant_id, g.member, g.expires_at, g.remaining FROM credits.grants g"
     "                    WHERE g.pool_id = f.pool_id AND g.expires_at <= $1"
     "                      AND g.expired_at IS NULL AND g.voided_at IS NULL OFFSET 0) d"
     "    LIMIT $2)," CREDITS_LOCK_POOLS
+    // the grants as the snapshot saw them: the latest, their pools unchanged
     " live AS MATERIALIZED ("
-    "   SELECT g.pool_id, g.grant_id, g.member, g.expires_at, g.remaining"
-    "     FROM due d, LATERAL (SELECT g.* FROM credits.grants g"
-    "                           WHERE g.pool_id = d.pool_id AND g.grant_id = d.grant_id OFFSET 0) g"
+    "   SELECT d.* FROM due d"
     "    WHERE (SELECT count(*) FROM bumped) >= 0 AND d.pool_id NOT IN (SELECT o.pool_id FROM left_out o)),"
     " expired AS ("
     // (grant ids are unique: grants_grant_id_idx)

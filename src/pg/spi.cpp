@@ -49,6 +49,13 @@ uint64_t SpiSession::Run(Statement &statement, const Datum *values, const bool *
 	});
 }
 
+void SpiSession::FreeResult() {
+	Guard([&] {
+		SPI_freetuptable(SPI_tuptable);
+		SPI_tuptable = nullptr;
+	});
+}
+
 bool SpiSession::IsNull(uint64_t row, int column) const {
 	bool isnull;
 	SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, &isnull);

@@ -32,6 +32,9 @@ public:
 
 	// Runs the statement; returns the number of rows (SPI_tuptable holds them).
 	uint64_t Run(Statement &statement, const Datum *values, const bool *nulls);
+	// Frees the rows of the last statement (a long-lived connection: else
+	// they last until Finish()).
+	void FreeResult();
 
 	bool IsNull(uint64_t row, int column) const;
 	Datum Value(uint64_t row, int column) const;
