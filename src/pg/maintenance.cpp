@@ -435,8 +435,9 @@ int ExpireHoldsBatch(Timestamp as_of) {
 	const Timestamp now = GetCurrentTransactionStartTimestamp();
 	int lapsed = 0;
 	for (int64_t pool_id : pools) { // in pool_id order
-		LockPoolById(rows, pool_id, now);
-		lapsed += LapseHolds(rows, pool_id, as_of, std::nullopt);
+		int on_lock = 0; // those due by now, lapsed as any write lapses them
+		LockPoolById(rows, pool_id, now, &on_lock);
+		lapsed += on_lock + LapseHolds(rows, pool_id, as_of, std::nullopt);
 	}
 	rows.Finish();
 	// a pool whose holds another session lapsed meanwhile counts no hold,
