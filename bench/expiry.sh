@@ -10,7 +10,8 @@
 # expiry lasts as long as expire_grants does), EXPIRY_CLIENTS (8),
 # EXPIRY_CHUNK (5: pgbench runs back to back for this many seconds each),
 # EXPIRY_ALONE (1: also time expire_grants with nothing else running, on a
-# copy of the loaded database; 0: skip), KEEP_SERVER_DIR.
+# copy of the loaded database; 0: skip), EXPIRY_PAUSE (0: the runs'
+# credits.maintenance_pause), KEEP_SERVER_DIR.
 #
 # Loads bench/expiry_load.sql (N expired promo grants of 1 credit spread over
 # the pools, one live purchased grant per pool, ledger 'grant' rows). Phase 0
@@ -34,6 +35,8 @@ SECS=${EXPIRY_SECONDS:-30}
 CLIENTS=${EXPIRY_CLIENTS:-8}
 CHUNK=${EXPIRY_CHUNK:-5}
 ALONE=${EXPIRY_ALONE:-1}
+PAUSE=${EXPIRY_PAUSE:-0}
+expire() { PGOPTIONS="-c credits.maintenance_pause=$PAUSE" psql_q "$@" -c "CALL credits.expire_grants()"; }
 
 bench_server
 # a database of its own, which phase 0 can copy (pg_cron's worker stays
@@ -81,7 +84,7 @@ if [ "$ALONE" = 1 ]; then
 	psql_q -d template1 -c "CREATE DATABASE expiry_alone TEMPLATE $PGDATABASE"
 	psql_q -d expiry_alone -c "CHECKPOINT"
 	a_from=$(date +%s.%N)
-	psql_q -d expiry_alone -c "CALL credits.expire_grants()"
+	expire -d expiry_alone
 	a_to=$(date +%s.%N)
 	alone_expired=$(psql_q -d expiry_alone -c "SELECT count(*) FROM credits.grants WHERE expired_at IS NOT NULL")
 	alone_batches=$(psql_q -d expiry_alone -c "SELECT batches FROM credits.maintenance_runs WHERE job = 'expire_grants'")
@@ -102,7 +105,7 @@ psql_q -c "CHECKPOINT"
 log "phase 2: CALL credits.expire_grants() with charges at $CLIENTS clients until it returns"
 (
 	s=$(date +%s.%N)
-	psql_q -c "CALL credits.expire_grants()"
+	expire
 	e=$(date +%s.%N)
 	echo "$s $e" >"$WORK/expire.times"
 ) &
@@ -137,6 +140,7 @@ printf '| during expire_grants | %.1f | %d | %.0f | %s | %s | %s |\n' "$expire_s
 echo
 ratio=$(awk -v a="$a99" -v b="$b99" 'BEGIN { printf "%.2f", b / a }')
 batches=$(psql_q -c "SELECT batches FROM credits.maintenance_runs WHERE job = 'expire_grants' ORDER BY run_id DESC LIMIT 1")
+echo "credits.maintenance_pause = $PAUSE"
 printf 'expire_grants while charging: %d grants in %.1f s (%.0f grants/s, %d batches)\n' "$expired" "$expire_secs" \
 	"$(echo "$expired / $expire_secs" | bc -l)" "$batches"
 if [ "$ALONE" = 1 ]; then

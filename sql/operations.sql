@@ -59,6 +59,13 @@ SELECT job, state FROM credits.maintenance_runs WHERE run_id > :first_run AND jo
 ROLLBACK;
 SELECT count(*) AS rolled_back_runs FROM credits.maintenance_runs WHERE run_id > :first_run AND job = 'expire_holds';
 
+-- credits.maintenance_pause: a top-level run pauses after each batch
+SHOW credits.maintenance_pause;
+SET credits.maintenance_pause = 0.5;
+CALL credits.expire_holds();
+SET credits.maintenance_pause = -1;
+RESET credits.maintenance_pause;
+
 -------------------------------------------------------------------------------
 -- States: a run whose session is gone is interrupted; an error is failed.
 -- (test/stress/maintenance_progress.sh kills a real one,

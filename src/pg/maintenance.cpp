@@ -22,6 +22,8 @@
 // A pool whose holds are overdue is left out of the statement: as the
 // write path does on taking a pool, the batch lapses its holds first (in
 // C++, holds_settle.cpp), and the next batch does its work.
+#include "pg/maintenance.hpp"
+
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
 #include "pg/datum.hpp"
@@ -31,9 +33,13 @@
 #include "pg/spi.hpp"
 
 extern "C" {
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/wait_event.h"
 }
 
 #include <algorithm>
@@ -67,6 +73,24 @@ struct RenewCursor {
 	}
 };
 RenewCursor renew_cursor;
+
+// credits.maintenance_pause: after each batch it commits, a top-level run
+// sleeps this many times as long as the batch took, so that it leaves more
+// of the CPU to the application (0, the default: no pause).
+double maintenance_pause = 0.0;
+constexpr long kLongestPauseMs = 10000;
+
+// Sleeps after a batch that took `elapsed` (microseconds), interruptibly.
+void Pause(TimestampTz elapsed) {
+	const long ms = std::min(static_cast<long>(static_cast<double>(elapsed) * maintenance_pause / 1000.0), kLongestPauseMs);
+	if (ms <= 0)
+		return;
+	Guard([&] {
+		(void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	});
+}
 
 // ---------------------------------------------------------------------------
 // The driver. Runs as the caller: only schema-qualified calls of the
@@ -153,11 +177,14 @@ void RunMaintenance(const std::optional<std::string> &job_name, Timestamp as_of,
 	ErrorData *failure = nullptr;
 	while (atomic || lock()) {
 		bool more = false;
+		const TimestampTz started = GetCurrentTimestamp();
 		failure = RunStep(spi, run, job, job_null, TimestampTzGetDatum(as_of), &more);
 		if (failure != nullptr || !more)
 			break;
-		if (!atomic)
+		if (!atomic) {
 			spi.Commit();
+			Pause(GetCurrentTimestamp() - started); // holding no lock, and no snapshot
+		}
 	}
 	Datum end_args[] = {run, Datum(0), Datum(0)};
 	const bool end_nulls[] = {false, failure == nullptr, failure == nullptr};
@@ -446,6 +473,13 @@ int ExpireHoldsBatch(Timestamp as_of) {
 }
 
 } // namespace
+
+void DefineMaintenanceSettings() {
+	DefineCustomRealVariable("credits.maintenance_pause",
+	                         "Pause of a top-level maintenance run after each batch, as a multiple of the batch's time.",
+	                         "0: none. Inside a transaction block a run never pauses.", &maintenance_pause, 0.0, 0.0,
+	                         100.0, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
 
 // _maintenance_batch(job, as_of) -> how many rows one batch of the job did;
 // 0 when nothing was left. SECURITY DEFINER, search_path pinned.
