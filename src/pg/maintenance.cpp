@@ -273,10 +273,11 @@ Statement expire_grants_batch{
 
 // renew_subscriptions: the periods of subscriptions due at $1 up to the one
 // containing $1, as _issue_periods issues them, for up to $2 subscriptions
-// after ($3, $4) in (pool_id, subscription_id) order. A subscription with a
-// rollover cap (rollover_max) that has periods to issue is left to
-// _issue_periods, one by one (the cap at each period start depends on the
-// periods before).
+// after ($3, $4) in (pool_id, subscription_id) order, with the rollover cap
+// (rollover_max) at the start of the period issued. A subscription with a
+// cap and more than one period to issue (a catch-up) is left to
+// _issue_periods, one by one: the cap at each period start depends on what
+// the one before left.
 Statement renew_batch{
     "WITH due AS MATERIALIZED ("
     "   SELECT x.pool_id, x.subscription_id FROM credits.subscriptions x"
@@ -298,18 +299,22 @@ Statement renew_batch{
     "          credits._period_at(s.anchor, s.period, k) AS start_at,"
     "          credits._period_at(s.anchor, s.period, k + 1 + s.rollover_periods) AS expires_at"
     "     FROM subs s, generate_series(greatest(s.issued_through + 1, s.last - s.rollover_periods), s.last) k),"
+    " counted AS MATERIALIZED ("
+    "   SELECT p.pool_id, p.subscription_id, count(*) AS n FROM periods p WHERE p.expires_at > $1"
+    "    GROUP BY p.pool_id, p.subscription_id),"
     " one_by_one AS MATERIALIZED ("
     "   SELECT s.pool_id, s.subscription_id FROM subs s"
-    "    WHERE s.rollover_max IS NOT NULL AND EXISTS (SELECT FROM periods p"
-    "           WHERE p.pool_id = s.pool_id AND p.subscription_id = s.subscription_id AND p.expires_at > $1)),"
+    "     JOIN counted c ON c.pool_id = s.pool_id AND c.subscription_id = s.subscription_id"
+    "    WHERE s.rollover_max IS NOT NULL AND c.n > 1),"
     // the grant ids are drawn in this order (nextval after the sort), as
     // _issue_periods draws them, so that the ledger needs no join
     " to_issue AS MATERIALIZED ("
     "   SELECT nextval('credits.grant_id_seq') AS grant_id, p.pool_id, p.subscription_id, p.k, p.start_at,"
     "          p.expires_at, s.kind, s.credits_per_period, coalesce(s.external_ref, s.plan) AS external_ref,"
-    "          format('subscription %s, period %s', s.plan, p.k) AS reason"
+    "          s.plan, s.rollover_max, format('subscription %s, period %s', s.plan, p.k) AS reason"
     "     FROM periods p JOIN subs s ON s.pool_id = p.pool_id AND s.subscription_id = p.subscription_id"
-    "    WHERE p.expires_at > $1 AND s.rollover_max IS NULL"
+    "    WHERE p.expires_at > $1 AND NOT EXISTS (SELECT FROM one_by_one o"
+    "           WHERE o.pool_id = p.pool_id AND o.subscription_id = p.subscription_id)"
     "    ORDER BY p.pool_id, p.subscription_id, p.k),"
     " issued AS ("
     "   INSERT INTO credits.grants (pool_id, grant_id, kind, rank, amount, remaining, effective_at, expires_at,"
@@ -319,11 +324,42 @@ Statement renew_batch{
     "     FROM to_issue t ORDER BY t.grant_id"
     "   ON CONFLICT DO NOTHING"
     "   RETURNING grant_id),"
+    // the rollover cap at the start of the one period issued (as
+    // _cap_rollover applies it): what remains of the earlier periods' live
+    // grants beyond rollover_max expires, the oldest first
+    " cap AS MATERIALIZED ("
+    "   SELECT c.* FROM ("
+    "     SELECT x.pool_id, x.grant_id, x.member, x.period_index, t.subscription_id, t.k, t.start_at, t.plan,"
+    "            t.grant_id AS issued_id,"
+    "            least(x.remaining, greatest(sum(x.remaining) OVER whole - t.rollover_max"
+    "                                        - coalesce(sum(x.remaining) OVER before, 0), 0))::bigint AS take"
+    "       FROM to_issue t,"
+    "            LATERAL (SELECT x.* FROM credits.grants x"
+    "                      WHERE x.pool_id = t.pool_id AND x.subscription_id = t.subscription_id"
+    "                        AND x.period_index < t.k AND x.voided_at IS NULL AND x.expired_at IS NULL"
+    "                        AND x.expires_at > t.start_at OFFSET 0) x"
+    "      WHERE t.rollover_max IS NOT NULL"
+    "     WINDOW whole AS (PARTITION BY t.pool_id, t.subscription_id),"
+    "            before AS (PARTITION BY t.pool_id, t.subscription_id ORDER BY x.period_index"
+    "                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) c"
+    "    WHERE c.take > 0 AND c.issued_id = ANY (ARRAY(SELECT i.grant_id FROM issued i))),"
+    " capped AS ("
+    "   UPDATE credits.grants g SET remaining = g.remaining - c.take FROM cap c"
+    "    WHERE g.grant_id = ANY (ARRAY(SELECT c2.grant_id FROM cap c2))"
+    "      AND g.pool_id = c.pool_id AND g.grant_id = c.grant_id),"
+    // a period's cap entries, then its grant's
     " entries AS ("
-    "   INSERT INTO credits.ledger (pool_id, at, entry_type, grant_id, amount, reason)"
-    "   SELECT t.pool_id, t.start_at, 'grant', t.grant_id, t.credits_per_period, t.reason"
-    "     FROM to_issue t WHERE t.grant_id = ANY (ARRAY(SELECT i.grant_id FROM issued i))"
-    "    ORDER BY t.grant_id),"
+    "   INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)"
+    "   SELECT e.pool_id, e.at, e.entry_type, e.member, e.grant_id, e.amount, e.reason FROM ("
+    "     SELECT c.pool_id, c.subscription_id, c.k, 0 AS ord, c.period_index, c.start_at AS at,"
+    "            'expire' AS entry_type, c.member, c.grant_id, -c.take AS amount,"
+    "            format('rollover cap of subscription %s, period %s', c.plan, c.k) AS reason"
+    "       FROM cap c"
+    "     UNION ALL"
+    "     SELECT t.pool_id, t.subscription_id, t.k, 1, 0, t.start_at, 'grant', NULL::text, t.grant_id,"
+    "            t.credits_per_period, t.reason"
+    "       FROM to_issue t WHERE t.grant_id = ANY (ARRAY(SELECT i.grant_id FROM issued i))) e"
+    "    ORDER BY e.pool_id, e.subscription_id, e.k, e.ord, e.period_index),"
     " advanced AS ("
     "   UPDATE credits.subscriptions x SET issued_through = s.last FROM subs s"
     "    WHERE x.pool_id = s.pool_id AND x.subscription_id = s.subscription_id AND s.last > s.issued_through"
