@@ -4,7 +4,7 @@
 --   and one live purchased grant of 10^9 credits (what the charges spend);
 --   :expired promo grants of 1 credit each, spread round-robin over the
 --   pools, effective 60 days ago, with expires_at spread over the last 30
---   days (so each expire_grants batch of 500 touches ~500 different pools),
+--   days (neighbours in expiry order belong to different pools),
 --   not yet expired by expire_grants;
 --   one 'grant' ledger entry per grant.
 -- psql -v pools=10000 -v members=4 -v expired=1000000 -f bench/expiry_load.sql

@@ -2386,117 +2386,14 @@ SELECT pg_catalog.pg_extension_config_dump('credits.maintenance_log_run_id_seq',
 DROP FUNCTION credits._maintenance_batch(text, timestamptz), credits._expire_holds_batch(timestamptz),
 	credits._renew_batch(timestamptz), credits._expire_batch(timestamptz);
 
--- One batch of expire_holds: lapses the overdue holds of up to 100 pools,
--- each under its pool's lock. Returns how many holds lapsed; 0 when nothing
--- was left.
-CREATE FUNCTION credits._expire_holds_batch(p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_pool bigint;
-	v_pools integer := 0;
-	v_holds integer := 0;
-BEGIN
-	FOR v_pool IN SELECT DISTINCT h.pool_id FROM credits.holds h
-	               WHERE h.status = 'pending' AND h.expires_at <= p_as_of
-	               ORDER BY h.pool_id LIMIT 100 LOOP
-		PERFORM credits._lock_pool_id(v_pool);
-		v_holds := v_holds + credits._lapse_holds(v_pool, p_as_of);
-		v_pools := v_pools + 1;
-	END LOOP;
-	-- a pool whose holds another session lapsed meanwhile counts no hold,
-	-- but the batch still did something
-	RETURN CASE WHEN v_pools > 0 THEN greatest(v_holds, 1) ELSE 0 END;
-END
-$$;
-
--- One batch of maintenance job `p_job`: how many rows it did, 0 when nothing
--- was left. (Here, with a pinned search_path: in the procedure below, even
--- `=` would be the caller's.)
+-- One batch of maintenance job `p_job` (expire_holds, renew_subscriptions,
+-- expire_grants): how many rows it did, 0 when nothing was left. Each batch
+-- is one set-based statement that locks its pools in pool_id order.
+-- C++: src/pg/maintenance.cpp.
 CREATE FUNCTION credits._maintenance_batch(p_job text, p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	CASE p_job
-	WHEN 'expire_holds' THEN RETURN credits._expire_holds_batch(p_as_of);
-	WHEN 'renew_subscriptions' THEN RETURN credits._renew_batch(p_as_of);
-	WHEN 'expire_grants' THEN RETURN credits._expire_batch(p_as_of);
-	END CASE;
-END
-$$;
-
--- One batch of renew_subscriptions: up to 100 subscriptions due at `as_of`.
--- Returns how many it renewed.
-CREATE FUNCTION credits._renew_batch(p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_id bigint;
-	v_pool bigint;
-	s credits.subscriptions;
-	v_count integer := 0;
-BEGIN
-	FOR v_pool, v_id IN
-		SELECT x.pool_id, x.subscription_id FROM credits.subscriptions x
-		 WHERE x.cancelled_at IS NULL
-		   AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= p_as_of
-		 ORDER BY x.pool_id, x.subscription_id LIMIT 100
-	LOOP
-		PERFORM credits._lock_pool_id(v_pool);
-		-- re-read under the pool lock: a cancel or another run may have won
-		SELECT * INTO s FROM credits.subscriptions x
-		 WHERE x.pool_id = v_pool AND x.subscription_id = v_id AND x.cancelled_at IS NULL;
-		CONTINUE WHEN NOT FOUND;
-		PERFORM credits._issue_periods(s, p_as_of);
-		v_count := v_count + 1;
-	END LOOP;
-	RETURN v_count;
-END
-$$;
-
--- One batch of expire_grants: up to 50 grants past expires_at at `as_of`,
--- their pools locked in pool order. Each expiry is one ledger entry dated at
--- the grant's expires_at. Held parts stay with their holds. No temp table:
--- one in the caller's pg_temp with the same name would be used instead.
--- Returns how many grants it took (0: none was left).
-CREATE FUNCTION credits._expire_batch(p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_grants bigint[];
-	v_pool bigint;
-BEGIN
-	SELECT array_agg(d.grant_id) INTO v_grants
-	  FROM (SELECT g.grant_id FROM credits.grants g
-	         WHERE g.expires_at <= p_as_of AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL
-	         ORDER BY g.expires_at LIMIT 50) d;
-	FOR v_pool IN SELECT DISTINCT g.pool_id FROM credits.grants g WHERE g.grant_id = ANY (v_grants) ORDER BY 1 LOOP
-		PERFORM credits._lock_pool_id(v_pool);
-	END LOOP;
-	-- read what remains only now, under the pool locks
-	WITH expired AS (
-		UPDATE credits.grants g SET expired_at = g.expires_at, remaining = 0
-		  FROM credits.grants was
-		 WHERE was.pool_id = g.pool_id AND was.grant_id = g.grant_id
-		   AND g.grant_id = ANY (v_grants) AND g.expired_at IS NULL AND g.voided_at IS NULL
-		RETURNING g.pool_id, g.grant_id, g.member, g.expires_at, was.remaining AS was
-	)
-	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
-	SELECT e.pool_id, e.expires_at, 'expire', e.member, e.grant_id, -e.was, 'grant expired'
-	  FROM expired e
-	 WHERE e.was > 0
-	 ORDER BY e.expires_at, e.grant_id;
-	RETURN coalesce(cardinality(v_grants), 0);
-END
-$$;
+RETURNS integer AS 'MODULE_PATHNAME', 'credits_maintenance_batch'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 -- Progress of maintenance runs, in credits.maintenance_log: one call to
 -- start a run, one per batch (in the batch's transaction, so the row shows
@@ -2567,86 +2464,39 @@ BEGIN
 END
 $$;
 
--- Raises again an error caught earlier, with its SQLSTATE, message, detail
--- and hint (RAISE takes no NULL option; an empty detail or hint is none).
-CREATE FUNCTION credits._reraise(p_state text, p_message text, p_detail text, p_hint text)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_detail text := nullif(p_detail, '');
-	v_hint text := nullif(p_hint, '');
-BEGIN
-	IF v_detail IS NOT NULL AND v_hint IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail, HINT = v_hint;
-	ELSIF v_detail IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail;
-	ELSIF v_hint IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, HINT = v_hint;
-	END IF;
-	RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message;
-END
-$$;
-
 -- Runs maintenance job `p_job` (expire_holds, renew_subscriptions,
 -- expire_grants, or verify: one step that counts verify()'s problems) as of
--- `p_as_of`: nothing on a standby or while another session runs the same
+-- `as_of`: nothing on a standby or while another session runs the same
 -- job; otherwise the job's batches until none is left.
 -- Called as a top-level CALL it commits the run's row, then after each batch,
 -- then takes the job's lock again (it ended with the transaction) or yields
 -- to a run that took it meanwhile; inside a transaction block it does all in
--- that one. A batch that fails is rolled back, the run is marked failed (and
--- committed, at top level), and the error raised again.
+-- that one. A batch that fails is rolled back (each runs in a
+-- subtransaction), the run is marked failed (and committed, at top level),
+-- and the error raised again as it was.
 -- Procedures that COMMIT may not be SECURITY DEFINER nor SET search_path:
--- this one and the four that call it only call the extension's own
--- SECURITY DEFINER functions, schema-qualified, and use no operator (the
--- caller's search_path may put its own before pg_catalog's).
+-- this one and the four below (C++: src/pg/maintenance.cpp) only call the
+-- extension's own SECURITY DEFINER functions, schema-qualified, with typed
+-- parameters and no operator (the caller's search_path may put its own
+-- before pg_catalog's).
 CREATE OR REPLACE PROCEDURE credits._run_maintenance(p_job text, as_of timestamptz)
-LANGUAGE plpgsql
-AS $$
-DECLARE
-	v_commit boolean := NOT credits._in_transaction_block();
-	v_run bigint;
-	v_more boolean;
-	v_state text;
-	v_message text;
-	v_detail text;
-	v_hint text;
-BEGIN
-	PERFORM credits._require('as_of', as_of);
-	IF NOT pg_catalog.isfinite(as_of) THEN
-		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT credits._maintenance_lock(p_job) THEN
-		RETURN;
-	END IF;
-	v_run := credits._maintenance_run_start(p_job, as_of);
-	IF v_commit THEN
-		COMMIT;
-	END IF;
-	WHILE NOT v_commit OR credits._maintenance_lock(p_job) LOOP
-		BEGIN
-			v_more := credits._maintenance_step(v_run, p_job, as_of);
-		EXCEPTION WHEN OTHERS OR query_canceled THEN
-			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-			v_more := false;
-		END;
-		EXIT WHEN NOT v_more;
-		IF v_commit THEN
-			COMMIT;
-		END IF;
-	END LOOP;
-	PERFORM credits._maintenance_run_end(v_run, v_state, v_message);
-	IF v_state IS NOT NULL THEN
-		IF v_commit THEN
-			COMMIT;
-		END IF;
-		PERFORM credits._reraise(v_state, v_message, v_detail, v_hint);
-	END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'credits_run_maintenance'
+LANGUAGE C;
+
+-- The maintenance procedures in C++ (they were PL/pgSQL): batches of one
+-- set-based statement each.
+CREATE OR REPLACE PROCEDURE credits.expire_holds(as_of timestamptz DEFAULT now())
+AS 'MODULE_PATHNAME', 'credits_expire_holds'
+LANGUAGE C;
+CREATE OR REPLACE PROCEDURE credits.renew_subscriptions(as_of timestamptz DEFAULT now())
+AS 'MODULE_PATHNAME', 'credits_renew_subscriptions'
+LANGUAGE C;
+CREATE OR REPLACE PROCEDURE credits.expire_grants(as_of timestamptz DEFAULT now())
+AS 'MODULE_PATHNAME', 'credits_expire_grants'
+LANGUAGE C;
+CREATE OR REPLACE PROCEDURE credits.maintain()
+AS 'MODULE_PATHNAME', 'credits_maintain'
+LANGUAGE C;
 
 -- Whether the session `p_pid`, started by `p_since`, is still busy (running
 -- a statement). Runs as the extension's owner, who sees every session.
@@ -2791,8 +2641,7 @@ GRANT EXECUTE ON FUNCTION credits._maintenance_batch(text, timestamptz) TO credi
 GRANT EXECUTE ON FUNCTION credits._maintenance_run_start(text, timestamptz),
 	credits._maintenance_run_batch(bigint, bigint),
 	credits._maintenance_run_end(bigint, text, text),
-	credits._maintenance_step(bigint, text, timestamptz),
-	credits._reraise(text, text, text, text)
+	credits._maintenance_step(bigint, text, timestamptz)
 TO credits_owner;
 GRANT EXECUTE ON PROCEDURE credits.record_verify() TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits._session_busy(integer, timestamptz) TO credits_reader;

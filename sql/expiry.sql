@@ -139,6 +139,26 @@ SELECT external_ref AS ref, remaining, status FROM credits.grant_balances WHERE 
 SELECT credits.cancel_subscription('expiry_tx', 'pro');
 
 -------------------------------------------------------------------------------
+-- A pool with an overdue hold: expire_grants lapses it first, as any write
+-- to the pool does, then expires what its grants have (here the held part
+-- goes back to the promotion, still live now, and expires with it: one
+-- expire entry of 30, not 10 now and 20 "while held")
+-------------------------------------------------------------------------------
+SELECT credits.create_pool('expiry_lapse') > 0 AS created;
+BEGIN;
+SELECT credits.grant('expiry_lapse', 30, 'promo', expires_at => now() + interval '1 hour') > 0 AS granted;
+SELECT credits.grant('expiry_lapse', 100, 'purchased') > 0 AS granted;
+SELECT credits.reserve('expiry_lapse', 'jane', 20, ttl => '1 microsecond') > 0 AS reserved;
+COMMIT;
+CALL credits.expire_grants(now() + interval '2 hours');
+SELECT l.entry_type, g.kind, credits._to_credits(l.amount) AS amount, credits._to_credits(l.held) AS held, l.reason
+  FROM credits.ledger l JOIN credits.grants g USING (pool_id, grant_id)
+ WHERE l.pool_id = (SELECT pool_id FROM credits.pools WHERE pool = 'expiry_lapse')
+ ORDER BY l.entry_id;
+SELECT status FROM credits.holds WHERE pool_id = (SELECT pool_id FROM credits.pools WHERE pool = 'expiry_lapse');
+SELECT * FROM credits.verify();
+
+-------------------------------------------------------------------------------
 -- Arguments and roles
 -------------------------------------------------------------------------------
 CALL credits.expire_grants(NULL);

@@ -1,8 +1,9 @@
 -- Operations (docs/operations.md): maintenance_runs as runs start, commit
 -- batches, finish, fail or are interrupted; its week of history;
 -- record_verify(); the metrics functions the exporter reads (their changes
--- for a scenario: other tests share this database); _reraise keeps an
--- error's fields. Timestamps and pids are never printed.
+-- for a scenario: other tests share this database); a failing batch fails
+-- its run and its error reaches the caller with all its fields. Timestamps
+-- and pids are never printed.
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 SET DateStyle = 'ISO, YMD';
@@ -58,6 +59,13 @@ SELECT job, state FROM credits.maintenance_runs WHERE run_id > :first_run AND jo
 ROLLBACK;
 SELECT count(*) AS rolled_back_runs FROM credits.maintenance_runs WHERE run_id > :first_run AND job = 'expire_holds';
 
+-- credits.maintenance_pause: a top-level run pauses after each batch
+SHOW credits.maintenance_pause;
+SET credits.maintenance_pause = 0.5;
+CALL credits.expire_holds();
+SET credits.maintenance_pause = -1;
+RESET credits.maintenance_pause;
+
 -------------------------------------------------------------------------------
 -- States: a run whose session is gone is interrupted; an error is failed.
 -- (test/stress/maintenance_progress.sh kills a real one,
@@ -83,11 +91,31 @@ CALL credits.expire_holds();
 SELECT count(*) AS old_runs FROM credits.maintenance_log WHERE job = 'expire_holds' AND started_at < now() - interval '7 days';
 
 -------------------------------------------------------------------------------
--- A caught error is raised again with its SQLSTATE, message, detail, hint
+-- A batch that fails is rolled back, its run fails (committed), and its
+-- error reaches the caller with its SQLSTATE, message, detail and hint
 -------------------------------------------------------------------------------
-SELECT credits._reraise('CR001', 'insufficient credits', 'some detail', 'some hint');
+CREATE FUNCTION public.ops_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'CR001', DETAIL = 'some detail', HINT = 'some hint';
+END
+$$;
+CREATE TRIGGER ops_refuse BEFORE INSERT ON credits.ledger
+	FOR EACH ROW WHEN (NEW.reason = 'grant expired') EXECUTE FUNCTION public.ops_refuse();
+SELECT credits.grant('ops_low', 1, 'promo', effective_at => '2020-01-01 00:00+00',
+                     expires_at => '2020-02-01 00:00+00') AS refused_grant \gset
+CALL credits.expire_grants();
 \echo :LAST_ERROR_SQLSTATE
-SELECT credits._reraise('40001', 'could not serialize access', '', NULL);
+SELECT job, state, batches, rows_done, error FROM credits.maintenance_runs
+ WHERE run_id > :first_run AND job = 'expire_grants' ORDER BY run_id DESC LIMIT 1;
+SELECT expired_at IS NULL AS not_expired, remaining FROM credits.grants WHERE grant_id = :refused_grant;
+-- an unknown job fails its first batch
+CALL credits._run_maintenance('no_such_job', now());
 \echo :LAST_ERROR_SQLSTATE
+SELECT job, state, batches, error FROM credits.maintenance_runs
+ WHERE run_id > :first_run AND job = 'no_such_job';
+DROP TRIGGER ops_refuse ON credits.ledger;
+DROP FUNCTION public.ops_refuse();
+CALL credits.expire_grants();
+SELECT expired_at IS NOT NULL AS expired, remaining FROM credits.grants WHERE grant_id = :refused_grant;
 
 SELECT count(*) AS problems FROM credits.verify();

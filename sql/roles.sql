@@ -90,7 +90,7 @@ SELECT p.oid::regprocedure AS function, g.grantee
    AND NOT (g.grantee = 'credits_owner'
             AND p.proname IN ('_require', '_in_transaction_block', '_maintenance_lock',
                               '_maintenance_batch', '_run_maintenance', '_maintenance_run_start',
-                              '_maintenance_run_batch', '_maintenance_run_end', '_maintenance_step', '_reraise'));
+                              '_maintenance_run_batch', '_maintenance_run_end', '_maintenance_step'));
 
 -- Every API function runs as its owner (SECURITY DEFINER) with a fixed
 -- search_path. Procedures are not checked: one that commits between batches

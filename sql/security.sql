@@ -241,8 +241,8 @@ SELECT p.oid::regprocedure AS function
 -- with the caller's search_path (tested below).
 SELECT p.oid::regprocedure AS procedure, p.prosecdef, p.proconfig
   FROM pg_proc p
- WHERE p.pronamespace = 'credits'::regnamespace AND (p.prokind = 'p' OR p.proconfig IS NULL)
-   AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')
+ WHERE p.pronamespace = 'credits'::regnamespace
+   AND (p.prokind = 'p' OR (p.proconfig IS NULL AND p.prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')))
  ORDER BY p.oid::regprocedure::text;
 
 -------------------------------------------------------------------------------

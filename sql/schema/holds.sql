@@ -53,34 +53,6 @@ RETURNS numeric AS 'MODULE_PATHNAME', 'credits_release'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
--- One batch of expire_holds: lapses the overdue holds of up to 100 pools,
--- each under its pool's lock. Returns how many holds lapsed; 0 when nothing
--- was left.
-CREATE FUNCTION credits._expire_holds_batch(p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_pool bigint;
-	v_pools integer := 0;
-	v_holds integer := 0;
-BEGIN
-	FOR v_pool IN SELECT DISTINCT h.pool_id FROM credits.holds h
-	               WHERE h.status = 'pending' AND h.expires_at <= p_as_of
-	               ORDER BY h.pool_id LIMIT 100 LOOP
-		PERFORM credits._lock_pool_id(v_pool);
-		v_holds := v_holds + credits._lapse_holds(v_pool, p_as_of);
-		v_pools := v_pools + 1;
-	END LOOP;
-	-- a pool whose holds another session lapsed meanwhile counts no hold,
-	-- but the batch still did something
-	RETURN CASE WHEN v_pools > 0 THEN greatest(v_holds, 1) ELSE 0 END;
-END
-$$;
-
-
-
 -- A pending hold gets a new expiry, now() + ttl (longer or shorter); a hold
 -- that is not pending (lapsed included) raises CR006. No credits move, so
 -- the ledger has no entry for it.

@@ -20,22 +20,14 @@ BEGIN
 END
 $$;
 
--- One batch of maintenance job `p_job`: how many rows it did, 0 when nothing
--- was left. (Here, with a pinned search_path: in the procedure below, even
--- `=` would be the caller's.)
+-- One batch of maintenance job `p_job` (expire_holds, renew_subscriptions,
+-- expire_grants): how many rows it did, 0 when nothing was left. Each batch
+-- is one set-based statement that locks its pools in pool_id order.
+-- C++: src/pg/maintenance.cpp.
 CREATE FUNCTION credits._maintenance_batch(p_job text, p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	CASE p_job
-	WHEN 'expire_holds' THEN RETURN credits._expire_holds_batch(p_as_of);
-	WHEN 'renew_subscriptions' THEN RETURN credits._renew_batch(p_as_of);
-	WHEN 'expire_grants' THEN RETURN credits._expire_batch(p_as_of);
-	END CASE;
-END
-$$;
+RETURNS integer AS 'MODULE_PATHNAME', 'credits_maintenance_batch'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 -- Progress of maintenance runs, in credits.maintenance_log: one call to
 -- start a run, one per batch (in the batch's transaction, so the row shows
@@ -106,95 +98,29 @@ BEGIN
 END
 $$;
 
--- Raises again an error caught earlier, with its SQLSTATE, message, detail
--- and hint (RAISE takes no NULL option; an empty detail or hint is none).
-CREATE FUNCTION credits._reraise(p_state text, p_message text, p_detail text, p_hint text)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_detail text := nullif(p_detail, '');
-	v_hint text := nullif(p_hint, '');
-BEGIN
-	IF v_detail IS NOT NULL AND v_hint IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail, HINT = v_hint;
-	ELSIF v_detail IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, DETAIL = v_detail;
-	ELSIF v_hint IS NOT NULL THEN
-		RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message, HINT = v_hint;
-	END IF;
-	RAISE EXCEPTION USING ERRCODE = p_state, MESSAGE = p_message;
-END
-$$;
-
 -- Runs maintenance job `p_job` (expire_holds, renew_subscriptions,
 -- expire_grants, or verify: one step that counts verify()'s problems) as of
--- `p_as_of`: nothing on a standby or while another session runs the same
+-- `as_of`: nothing on a standby or while another session runs the same
 -- job; otherwise the job's batches until none is left.
 -- Called as a top-level CALL it commits the run's row, then after each batch,
 -- then takes the job's lock again (it ended with the transaction) or yields
 -- to a run that took it meanwhile; inside a transaction block it does all in
--- that one. A batch that fails is rolled back, the run is marked failed (and
--- committed, at top level), and the error raised again.
+-- that one. A batch that fails is rolled back (each runs in a
+-- subtransaction), the run is marked failed (and committed, at top level),
+-- and the error raised again as it was.
 -- Procedures that COMMIT may not be SECURITY DEFINER nor SET search_path:
--- this one and the four that call it only call the extension's own
--- SECURITY DEFINER functions, schema-qualified, and use no operator (the
--- caller's search_path may put its own before pg_catalog's).
+-- this one and the four below (C++: src/pg/maintenance.cpp) only call the
+-- extension's own SECURITY DEFINER functions, schema-qualified, with typed
+-- parameters and no operator (the caller's search_path may put its own
+-- before pg_catalog's).
 CREATE PROCEDURE credits._run_maintenance(p_job text, as_of timestamptz)
-LANGUAGE plpgsql
-AS $$
-DECLARE
-	v_commit boolean := NOT credits._in_transaction_block();
-	v_run bigint;
-	v_more boolean;
-	v_state text;
-	v_message text;
-	v_detail text;
-	v_hint text;
-BEGIN
-	PERFORM credits._require('as_of', as_of);
-	IF NOT pg_catalog.isfinite(as_of) THEN
-		RAISE EXCEPTION 'invalid as_of: must be a finite timestamp' USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF NOT credits._maintenance_lock(p_job) THEN
-		RETURN;
-	END IF;
-	v_run := credits._maintenance_run_start(p_job, as_of);
-	IF v_commit THEN
-		COMMIT;
-	END IF;
-	WHILE NOT v_commit OR credits._maintenance_lock(p_job) LOOP
-		BEGIN
-			v_more := credits._maintenance_step(v_run, p_job, as_of);
-		EXCEPTION WHEN OTHERS OR query_canceled THEN
-			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
-			                        v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
-			v_more := false;
-		END;
-		EXIT WHEN NOT v_more;
-		IF v_commit THEN
-			COMMIT;
-		END IF;
-	END LOOP;
-	PERFORM credits._maintenance_run_end(v_run, v_state, v_message);
-	IF v_state IS NOT NULL THEN
-		IF v_commit THEN
-			COMMIT;
-		END IF;
-		PERFORM credits._reraise(v_state, v_message, v_detail, v_hint);
-	END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'credits_run_maintenance'
+LANGUAGE C;
 
 -- Lapses every pending hold past its TTL at `as_of`, in batches.
 CREATE PROCEDURE credits.expire_holds(as_of timestamptz DEFAULT now())
-LANGUAGE plpgsql
-AS $$
-BEGIN
-	CALL credits._run_maintenance('expire_holds', as_of);
-END
-$$;
+AS 'MODULE_PATHNAME', 'credits_expire_holds'
+LANGUAGE C;
 
 -- Start of period k of a subscription, in UTC: anchor + k * period (never
 -- accumulated, so a 31st anchor stays on month ends).
@@ -427,90 +353,13 @@ BEGIN
 END
 $$;
 
--- One batch of renew_subscriptions: up to 100 subscriptions due at `as_of`.
--- Returns how many it renewed.
-CREATE FUNCTION credits._renew_batch(p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_id bigint;
-	v_pool bigint;
-	s credits.subscriptions;
-	v_count integer := 0;
-BEGIN
-	FOR v_pool, v_id IN
-		SELECT x.pool_id, x.subscription_id FROM credits.subscriptions x
-		 WHERE x.cancelled_at IS NULL
-		   AND credits._period_at(x.anchor, x.period, x.issued_through + 1) <= p_as_of
-		 ORDER BY x.pool_id, x.subscription_id LIMIT 100
-	LOOP
-		PERFORM credits._lock_pool_id(v_pool);
-		-- re-read under the pool lock: a cancel or another run may have won
-		SELECT * INTO s FROM credits.subscriptions x
-		 WHERE x.pool_id = v_pool AND x.subscription_id = v_id AND x.cancelled_at IS NULL;
-		CONTINUE WHEN NOT FOUND;
-		PERFORM credits._issue_periods(s, p_as_of);
-		v_count := v_count + 1;
-	END LOOP;
-	RETURN v_count;
-END
-$$;
-
 CREATE PROCEDURE credits.renew_subscriptions(as_of timestamptz DEFAULT now())
-LANGUAGE plpgsql
-AS $$
-BEGIN
-	CALL credits._run_maintenance('renew_subscriptions', as_of);
-END
-$$;
-
--- One batch of expire_grants: up to 50 grants past expires_at at `as_of`,
--- their pools locked in pool order. Each expiry is one ledger entry dated at
--- the grant's expires_at. Held parts stay with their holds. No temp table:
--- one in the caller's pg_temp with the same name would be used instead.
--- Returns how many grants it took (0: none was left).
-CREATE FUNCTION credits._expire_batch(p_as_of timestamptz)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_grants bigint[];
-	v_pool bigint;
-BEGIN
-	SELECT array_agg(d.grant_id) INTO v_grants
-	  FROM (SELECT g.grant_id FROM credits.grants g
-	         WHERE g.expires_at <= p_as_of AND g.expired_at IS NULL AND g.voided_at IS NULL AND g.expires_at IS NOT NULL
-	         ORDER BY g.expires_at LIMIT 50) d;
-	FOR v_pool IN SELECT DISTINCT g.pool_id FROM credits.grants g WHERE g.grant_id = ANY (v_grants) ORDER BY 1 LOOP
-		PERFORM credits._lock_pool_id(v_pool);
-	END LOOP;
-	-- read what remains only now, under the pool locks
-	WITH expired AS (
-		UPDATE credits.grants g SET expired_at = g.expires_at, remaining = 0
-		  FROM credits.grants was
-		 WHERE was.pool_id = g.pool_id AND was.grant_id = g.grant_id
-		   AND g.grant_id = ANY (v_grants) AND g.expired_at IS NULL AND g.voided_at IS NULL
-		RETURNING g.pool_id, g.grant_id, g.member, g.expires_at, was.remaining AS was
-	)
-	INSERT INTO credits.ledger (pool_id, at, entry_type, member, grant_id, amount, reason)
-	SELECT e.pool_id, e.expires_at, 'expire', e.member, e.grant_id, -e.was, 'grant expired'
-	  FROM expired e
-	 WHERE e.was > 0
-	 ORDER BY e.expires_at, e.grant_id;
-	RETURN coalesce(cardinality(v_grants), 0);
-END
-$$;
+AS 'MODULE_PATHNAME', 'credits_renew_subscriptions'
+LANGUAGE C;
 
 CREATE PROCEDURE credits.expire_grants(as_of timestamptz DEFAULT now())
-LANGUAGE plpgsql
-AS $$
-BEGIN
-	CALL credits._run_maintenance('expire_grants', as_of);
-END
-$$;
+AS 'MODULE_PATHNAME', 'credits_expire_grants'
+LANGUAGE C;
 
 -- One row per subscription, amounts in credits: what it issues, and when.
 CREATE VIEW credits.subscription_status AS
@@ -537,14 +386,8 @@ SELECT x.subscription_id,
 -- The one line a DBA schedules:
 --   SELECT cron.schedule('credits', '* * * * *', 'CALL credits.maintain()');
 CREATE PROCEDURE credits.maintain()
-LANGUAGE plpgsql
-AS $$
-BEGIN
-	CALL credits.renew_subscriptions();
-	CALL credits.expire_grants();
-	CALL credits.expire_holds();
-END
-$$;
+AS 'MODULE_PATHNAME', 'credits_maintain'
+LANGUAGE C;
 
 -- What \df+ and \dv+ show.
 COMMENT ON PROCEDURE credits.expire_holds(timestamptz) IS 'Lapses every pending hold past its TTL, in batches that commit as they go.';

@@ -102,8 +102,7 @@ GRANT EXECUTE ON FUNCTION credits.change_subscription(text, text, numeric, integ
 GRANT EXECUTE ON FUNCTION credits._maintenance_run_start(text, timestamptz),
 	credits._maintenance_run_batch(bigint, bigint),
 	credits._maintenance_run_end(bigint, text, text),
-	credits._maintenance_step(bigint, text, timestamptz),
-	credits._reraise(text, text, text, text)
+	credits._maintenance_step(bigint, text, timestamptz)
 TO credits_owner;
 GRANT EXECUTE ON PROCEDURE credits.record_verify() TO credits_owner;
 GRANT EXECUTE ON FUNCTION credits._session_busy(integer, timestamptz) TO credits_reader;

@@ -320,7 +320,7 @@ LockedPool LockPool(Rows &rows, const SpendRequest &req, Timestamp now, std::opt
 	return locked;
 }
 
-std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now) {
+std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now, int *lapsed) {
 	const Layout &l = CurrentLayout();
 	Snapshot snapshot = rows.WriteSnapshot();
 	ScanKeyValue key{Int64GetDatum(pool_id), false};
@@ -332,8 +332,11 @@ std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now) {
 	LockedPool locked;
 	LockFoundPool(rows, snapshot, locked, std::nullopt, std::to_string(pool_id));
 	const std::string pool = DatumToString(Get(rows.Slot(Table::kPools), l.pools[PoolCol::kPool]).value);
-	if (locked.next_hold_expiry && *locked.next_hold_expiry <= now)
-		LapseHolds(rows, pool_id, now, std::nullopt);
+	const int n = locked.next_hold_expiry && *locked.next_hold_expiry <= now
+	                  ? LapseHolds(rows, pool_id, now, std::nullopt)
+	                  : 0;
+	if (lapsed)
+		*lapsed = n;
 	rows.Advance();
 	return pool;
 }

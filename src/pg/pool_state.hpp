@@ -79,9 +79,9 @@ ItemPointerData LotRow(const PoolState &pool, int64_t grant_id);
 void ReadStateOf(Rows &rows, PoolState &state, const std::string &member, Timestamp now);
 
 // Locks the pool with this id as every write does, and lapses its overdue
-// holds (the lock of a write that names a hold or a grant by id); returns
-// the pool's key.
-std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now);
+// holds (the lock of a write that names a hold or a grant by id; *lapsed:
+// how many); returns the pool's key.
+std::string LockPoolById(Rows &rows, int64_t pool_id, Timestamp now, int *lapsed = nullptr);
 
 // The same state read without a lock, as the statement's snapshot sees it
 // (balance()): lots usable by a spend of `member` (empty: a member without

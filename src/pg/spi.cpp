@@ -7,15 +7,22 @@
 
 namespace credits::pg {
 
-SpiSession::SpiSession(bool read_only) : read_only_(read_only) {
+SpiSession::SpiSession(bool read_only, bool nonatomic) : read_only_(read_only) {
 	Guard([&] {
-		if (SPI_connect() != SPI_OK_CONNECT)
+		if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 			elog(ERROR, "credits: SPI_connect failed");
 	});
 }
 
 void SpiSession::Finish() {
 	Guard([&] { SPI_finish(); });
+}
+
+void SpiSession::Commit() {
+	Guard([&] {
+		SPI_commit();
+		SPI_start_transaction(); // a no-op since PostgreSQL 15, where SPI_commit starts the next one
+	});
 }
 
 uint64_t SpiSession::Run(Statement &statement, const Datum *values, const bool *nulls) {
@@ -39,6 +46,13 @@ uint64_t SpiSession::Run(Statement &statement, const Datum *values, const bool *
 		if (rc < 0)
 			elog(ERROR, "credits: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		return static_cast<uint64_t>(SPI_processed);
+	});
+}
+
+void SpiSession::FreeResult() {
+	Guard([&] {
+		SPI_freetuptable(SPI_tuptable);
+		SPI_tuptable = nullptr;
 	});
 }
 

@@ -18,16 +18,23 @@ struct Statement {
 // One SPI connection for the life of a call. Finish() closes it and frees
 // everything allocated meanwhile, so results for PostgreSQL are built after
 // it. On the error path the connection is left to transaction abort, which
-// cleans it up.
+// cleans it up. A procedure called by a top-level CALL connects non-atomic
+// and may Commit(): the connection's memory (CurrentMemoryContext after
+// connecting) survives the commit.
 class SpiSession {
 public:
-	explicit SpiSession(bool read_only);
+	explicit SpiSession(bool read_only, bool nonatomic = false);
 	void Finish();
+	// Commits the transaction and starts a new one (non-atomic only).
+	void Commit();
 	SpiSession(const SpiSession &) = delete;
 	SpiSession &operator=(const SpiSession &) = delete;
 
 	// Runs the statement; returns the number of rows (SPI_tuptable holds them).
 	uint64_t Run(Statement &statement, const Datum *values, const bool *nulls);
+	// Frees the rows of the last statement (a long-lived connection: else
+	// they last until Finish()).
+	void FreeResult();
 
 	bool IsNull(uint64_t row, int column) const;
 	Datum Value(uint64_t row, int column) const;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Maintenance progress, and a run killed halfway. expire_grants has 2,000
-# lapsed grants to expire, 50 a batch: 1,500 in 15 pools, then 500 (the
-# latest expiries) in a pool another session keeps locked. A top-level
-# CALL credits.expire_grants() commits 30 batches and waits on that lock;
+# lapsed grants to expire, up to 1,000 a batch, whole pools first: 1,500 in
+# 15 pools (10 pools, then 5), then 500 (the latest expiries) in a pool
+# another session keeps locked. A top-level
+# CALL credits.expire_grants() commits 2 batches and waits on that lock;
 # meanwhile credits.maintenance_runs must show it running with the batches
 # and rows committed so far, and credits.metrics_maintenance() likewise. Its
 # backend is then terminated (pg_terminate_backend): the run must show as
@@ -57,16 +58,16 @@ wait_for "the lock holder" "SELECT count(*) = 1 FROM pg_stat_activity WHERE datn
 psql -c "CALL credits.expire_grants()" >/dev/null 2>&1 &
 runner_pid=$!
 wait_for "the run to reach the locked pool" "
-	SELECT r.batches = 30 AND a.wait_event_type = 'Lock'
+	SELECT r.batches = 2 AND a.wait_event_type = 'Lock'
 	  FROM credits.maintenance_runs r JOIN pg_stat_activity a ON a.pid = r.pid
 	 WHERE r.job = 'expire_grants'"
 read -r state batches rows finished < <(psql -F ' ' -c "
 	SELECT state, batches, rows_done, finished_at IS NOT NULL FROM credits.maintenance_runs WHERE job = 'expire_grants'")
 echo "while waiting on the lock: state $state, $batches batches, $rows rows, finished $finished"
-[ "$state $batches $rows $finished" = "running 30 1500 f" ] || fail "expected: running 30 1500 f"
+[ "$state $batches $rows $finished" = "running 2 1500 f" ] || fail "expected: running 2 1500 f"
 read -r running rb rr < <(psql -F ' ' -c "
 	SELECT running, running_batches, running_rows FROM credits.metrics_maintenance() WHERE job = 'expire_grants'")
-[ "$running $rb $rr" = "1 30 1500" ] || fail "metrics_maintenance: running $running, $rb batches, $rr rows; expected 1 30 1500"
+[ "$running $rb $rr" = "1 2 1500" ] || fail "metrics_maintenance: running $running, $rb batches, $rr rows; expected 1 2 1500"
 
 psql -c "SELECT pg_terminate_backend(pid) FROM credits.maintenance_runs WHERE job = 'expire_grants'" >/dev/null
 wait "$runner_pid" 2>/dev/null && fail "the killed CALL succeeded"
@@ -78,8 +79,8 @@ read -r state batches rows finished expired < <(psql -F ' ' -c "
 	       (SELECT count(*) FROM credits.grants WHERE expired_at IS NOT NULL)
 	  FROM credits.maintenance_runs WHERE job = 'expire_grants'")
 echo "killed: state $state, $batches batches, $rows rows, finished $finished; grants expired: $expired"
-[ "$state $batches $rows $finished $expired" = "interrupted 30 1500 f 1500" ] ||
-	fail "expected: interrupted 30 1500 f 1500"
+[ "$state $batches $rows $finished $expired" = "interrupted 2 1500 f 1500" ] ||
+	fail "expected: interrupted 2 1500 f 1500"
 
 # The lock goes; the next run does the rest, as a new row.
 psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$db' AND query = 'SELECT pg_sleep(300)'" >/dev/null
