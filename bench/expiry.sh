@@ -11,7 +11,8 @@
 # EXPIRY_CHUNK (5: pgbench runs back to back for this many seconds each),
 # EXPIRY_ALONE (1: also time expire_grants with nothing else running, on a
 # copy of the loaded database; 0: skip), EXPIRY_PAUSE (0: the runs'
-# credits.maintenance_pause), KEEP_SERVER_DIR.
+# credits.maintenance_pause), EXPIRY_NICE (0: the runs'
+# credits.maintenance_nice), KEEP_SERVER_DIR.
 #
 # Loads bench/expiry_load.sql (N expired promo grants of 1 credit spread over
 # the pools, one live purchased grant per pool, ledger 'grant' rows). Phase 0
@@ -36,7 +37,11 @@ CLIENTS=${EXPIRY_CLIENTS:-8}
 CHUNK=${EXPIRY_CHUNK:-5}
 ALONE=${EXPIRY_ALONE:-1}
 PAUSE=${EXPIRY_PAUSE:-0}
-expire() { PGOPTIONS="-c credits.maintenance_pause=$PAUSE" psql_q "$@" -c "CALL credits.expire_grants()"; }
+NICE=${EXPIRY_NICE:-0}
+expire() {
+	PGOPTIONS="-c credits.maintenance_pause=$PAUSE -c credits.maintenance_nice=$NICE" psql_q "$@" \
+		-c "CALL credits.expire_grants()"
+}
 
 bench_server
 # a database of its own, which phase 0 can copy (pg_cron's worker stays
@@ -140,7 +145,7 @@ printf '| during expire_grants | %.1f | %d | %.0f | %s | %s | %s |\n' "$expire_s
 echo
 ratio=$(awk -v a="$a99" -v b="$b99" 'BEGIN { printf "%.2f", b / a }')
 batches=$(psql_q -c "SELECT batches FROM credits.maintenance_runs WHERE job = 'expire_grants' ORDER BY run_id DESC LIMIT 1")
-echo "credits.maintenance_pause = $PAUSE"
+echo "credits.maintenance_pause = $PAUSE, credits.maintenance_nice = $NICE"
 printf 'expire_grants while charging: %d grants in %.1f s (%.0f grants/s, %d batches)\n' "$expired" "$expire_secs" \
 	"$(echo "$expired / $expire_secs" | bc -l)" "$batches"
 if [ "$ALONE" = 1 ]; then

@@ -65,6 +65,13 @@ SET credits.maintenance_pause = 0.5;
 CALL credits.expire_holds();
 SET credits.maintenance_pause = -1;
 RESET credits.maintenance_pause;
+-- credits.maintenance_nice: a top-level run lowers its backend's CPU
+-- priority (here to nice 1; the session may keep it until it ends)
+SHOW credits.maintenance_nice;
+SET credits.maintenance_nice = 1;
+CALL credits.expire_holds();
+SET credits.maintenance_nice = 20;
+RESET credits.maintenance_nice;
 
 -------------------------------------------------------------------------------
 -- States: a run whose session is gone is interrupted; an error is failed.

@@ -43,6 +43,8 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <cerrno>
+#include <sys/resource.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,6 +93,40 @@ void Pause(TimestampTz elapsed) {
 		CHECK_FOR_INTERRUPTS();
 	});
 }
+
+// credits.maintenance_nice: a top-level run lowers its backend's CPU
+// priority to this nice value (0, the default: it keeps its priority), so
+// that on a busy machine the scheduler serves the application's sessions
+// first. The priority is restored when the run ends where the operating
+// system lets a process raise its priority again (RLIMIT_NICE); otherwise
+// the backend keeps it until it exits.
+int maintenance_nice = 0;
+
+class LowerPriority {
+public:
+	explicit LowerPriority(bool atomic) {
+		// inside a transaction block the run holds the caller's locks: a
+		// lower priority would make every session waiting for them wait longer
+		if (atomic || maintenance_nice <= 0)
+			return;
+		errno = 0;
+		const int was = getpriority(PRIO_PROCESS, 0);
+		if (errno == 0 && was < maintenance_nice && setpriority(PRIO_PROCESS, 0, maintenance_nice) == 0) {
+			was_ = was;
+			lowered_ = true;
+		}
+	}
+	~LowerPriority() {
+		if (lowered_)
+			(void)setpriority(PRIO_PROCESS, 0, was_); // may be refused: see above
+	}
+	LowerPriority(const LowerPriority &) = delete;
+	LowerPriority &operator=(const LowerPriority &) = delete;
+
+private:
+	int was_ = 0;
+	bool lowered_ = false;
+};
 
 // ---------------------------------------------------------------------------
 // The driver. Runs as the caller: only schema-qualified calls of the
@@ -168,6 +204,7 @@ void RunMaintenance(const std::optional<std::string> &job_name, Timestamp as_of,
 		return;
 	}
 	renew_cursor = RenewCursor{};
+	const LowerPriority priority(atomic);
 	Datum start_args[] = {job, TimestampTzGetDatum(as_of)};
 	const bool start_nulls[] = {job_null, false};
 	spi.Run(start_run, start_args, start_nulls);
@@ -515,6 +552,11 @@ void DefineMaintenanceSettings() {
 	                         "Pause of a top-level maintenance run after each batch, as a multiple of the batch's time.",
 	                         "0: none. Inside a transaction block a run never pauses.", &maintenance_pause, 0.0, 0.0,
 	                         100.0, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	DefineCustomIntVariable("credits.maintenance_nice",
+	                        "CPU priority (nice value) of a top-level maintenance run's backend.",
+	                        "0: unchanged. 1 to 19 lower the priority while the run works, so that the "
+	                        "application's sessions are served first.",
+	                        &maintenance_nice, 0, 0, 19, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 // _maintenance_batch(job, as_of) -> how many rows one batch of the job did;
